@@ -1,0 +1,101 @@
+"""MindSpore Hub loader: ``mshub.load(uid)`` gives a network with verified weights.
+
+Compatible with upstream ``mindspore_hub`` (load, load_weights, hub_list, get_hub_dir,
+set_hub_dir, manage.*), and safe: checkpoints are verified by sha256 before they are kept,
+downloads resume and are shared across processes, a warm cache needs no network, weights
+load strictly, and downloaded code runs only when trusted.
+
+The flow reads top to bottom: names -> metadata -> code -> download -> load into the network.
+
+>>> import mindspore_hub as mshub
+>>> net = mshub.load("mindspore/ascend/1.3/ssdresnet50_v1.3_coco2017")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import cache, code, index, manage, names, weights
+from .errors import (ChecksumError, DownloadError, HubError, LockTimeoutError, OfflineError,
+                     UnsafeNameError, UntrustedRepoError, WeightsMismatchError)
+from .manage import get_hub_dir, set_hub_dir
+
+__all__ = [
+    "load", "load_weights", "hub_list", "info", "download", "verify", "get_hub_dir", "set_hub_dir",
+    "manage", "HubError", "DownloadError", "ChecksumError", "OfflineError", "LockTimeoutError",
+    "UnsafeNameError", "UntrustedRepoError", "WeightsMismatchError",
+]
+
+
+def info(name: str | os.PathLike[str], source: str | None = None, force_reload: bool = False):
+    """The parsed metadata (`ModelInfo`) of a uid, a URL to a .md, or a local .md path."""
+    return index.lookup(names.parse(name, source), source, force_reload)
+
+
+def download(name: str | os.PathLike[str], source: str | None = None, force_reload: bool = False) -> str:
+    """The local path of the model's checkpoint, verified by sha256 (downloaded if needed)."""
+    return str(_checkpoint(info(name, source, force_reload), force_reload))
+
+
+def load_weights(name: str | os.PathLike[str], source: str | None = None, force_reload: bool = False) -> dict:
+    """The verified checkpoint's parameters, as `mindspore.load_checkpoint` returns them."""
+    import mindspore
+
+    return mindspore.load_checkpoint(download(name, source, force_reload))
+
+
+def load(name: str | os.PathLike[str], *args, source: str | None = None, pretrained: bool = True,
+         force_reload: bool = False, trust_repo: bool | None = None, strict: bool = True, **kwargs):
+    """Create the model's network with ``create_network(model_name, *args, **kwargs)`` and load its weights.
+
+    `source`: None (auto), 'gitee' or 'github' (remote index) or 'local' (`name` is a .md path).
+    `force_reload`: fetch remote metadata, code and weights again. `trust_repo`: allow running code
+    fetched from the metadata's repo-link (True; also remembered), refuse it (False), or rely on
+    MSHUB_TRUST_REPO / the trusted list (None). `strict`: raise if a network parameter is missing
+    from the checkpoint or has another shape; False loads what fits and logs the rest.
+    """
+    from mindspore import nn
+
+    meta = info(name, source, force_reload)
+    entry = code.find_entry(meta, trust_repo=trust_repo, force_reload=force_reload)
+    network = entry.create(meta.model_name.lower(), *args, **kwargs)
+    if not isinstance(network, nn.Cell):
+        raise HubError(f"create_network of {entry.origin} returned {type(network).__name__}, not an nn.Cell")
+    if pretrained:
+        import mindspore
+
+        path = _checkpoint(meta, force_reload)
+        weights.load_into(network, mindspore.load_checkpoint(str(path)), strict=strict, source=str(path))
+    return network
+
+
+def hub_list(version: str | None = None, force_reload: bool = False) -> list[str]:
+    """Full uids (accepted by `load`) of the local hub roots and the remote index for `version`."""
+    return index.list_uids(version, force_reload)
+
+
+def verify(name: str | os.PathLike[str], source: str | None = None) -> bool:
+    """Re-hash a cached checkpoint (by model name, or a path in the cache); delete it if it is corrupt."""
+    candidate = Path(os.fspath(name)).expanduser()
+    if candidate.is_file() and not candidate.name.endswith(".md"):
+        return cache.verify(candidate)
+    asset = _checkpoint_asset(info(name, source))
+    path = cache.asset_path(asset.asset_sha256, names.url_file_name(asset.asset_link, "asset-link"))
+    if not path.is_file():
+        raise HubError(f"{name} is not in the cache ({path}); nothing to verify")
+    return cache.verify(path, asset.asset_sha256)
+
+
+def _checkpoint_asset(meta):
+    """The metadata's checkpoint asset (the first with file-format ckpt, else the first)."""
+    if not meta.assets:
+        raise HubError(f"{meta.path or meta.model_name} lists no asset; load it with pretrained=False")
+    return next((asset for asset in meta.assets if asset.file_format == "ckpt"), meta.assets[0])
+
+
+def _checkpoint(meta, force_reload: bool) -> Path:
+    asset = _checkpoint_asset(meta)
+    file_name = names.url_file_name(asset.asset_link, "asset-link")
+    return cache.fetch(asset.asset_link, asset.asset_sha256, file_name, force=force_reload,
+                       label=meta.uid or meta.model_name)

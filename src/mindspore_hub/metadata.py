@@ -157,7 +157,8 @@ def _asset_layout(path: str | None) -> tuple[str, str | None, str, str] | None:
     parts = PurePath(os.fspath(path)).parts
     if "assets" not in parts or not parts[-1].endswith(".md"):
         return None
-    tail = parts[len(parts) - 1 - parts[::-1].index("assets") + 1:]
+    last_assets = len(parts) - 1 - parts[::-1].index("assets")
+    tail = parts[last_assets + 1:]
     name = tail[-1][: -len(".md")]
     if name.endswith("_cn"):
         name = name[: -len("_cn")]

@@ -1,0 +1,132 @@
+"""The ``mshub`` command: list, info, download, verify, cache ls|rm, validate.
+
+Exit status: 0 success, 1 failure (the reason on stderr), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import mindspore_hub as mshub
+
+from . import cache, manage
+from .errors import HubError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mshub", description="MindSpore Hub: find, fetch and verify models.")
+    parser.add_argument("--hub-dir", help="cache directory (default: MSHUB_DIR or ~/.cache/mindspore_hub)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="print the uids the hub offers")
+    listing.add_argument("--version", help="hub version (e.g. 1.3); default: the current one")
+    listing.add_argument("--force-reload", action="store_true", help="fetch the remote index again")
+
+    for command, text in (("info", "print a model's metadata"),
+                          ("download", "download and verify a model's checkpoint; print its path")):
+        sub = commands.add_parser(command, help=text)
+        sub.add_argument("name", metavar="UID", help="uid, URL to a .md, or a .md path")
+        sub.add_argument("--source", choices=("gitee", "github", "local"))
+        sub.add_argument("--force-reload", action="store_true", help="fetch again even if cached")
+    commands.choices["info"].add_argument("--json", action="store_true", help="print JSON")
+
+    check = commands.add_parser("verify", help="re-hash a cached checkpoint (by uid or path)")
+    check.add_argument("name", metavar="UID|PATH")
+    check.add_argument("--source", choices=("gitee", "github", "local"))
+
+    store = commands.add_parser("cache", help="inspect or clear the cache")
+    actions = store.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("ls", help="list cached checkpoints")
+    remove = actions.add_parser("rm", help="remove cached checkpoints")
+    remove.add_argument("targets", nargs="*", metavar="UID|SHA256")
+    remove.add_argument("--all", action="store_true", help="remove every cached checkpoint")
+
+    validate = commands.add_parser("validate", help="validate hub markdown files")
+    from . import validate as validator
+
+    validator.add_arguments(validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.hub_dir:
+        manage.set_hub_dir(args.hub_dir)
+    try:
+        return COMMANDS[args.command](args)
+    except (HubError, OSError, ValueError) as error:
+        print(f"mshub: error: {error}", file=sys.stderr)
+        return 1
+
+
+def _list(args) -> int:
+    for uid in mshub.hub_list(args.version, args.force_reload):
+        print(uid)
+    return 0
+
+
+def _info(args) -> int:
+    meta = mshub.info(args.name, args.source, args.force_reload)
+    fields = {key: value for key, value in meta.fields.items()}
+    if args.json:
+        print(json.dumps({"uid": meta.uid, "path": meta.path, "fields": fields}, indent=2, default=str))
+        return 0
+    print(f"uid: {meta.uid}\nmetadata: {meta.path}")
+    for key, value in fields.items():
+        if key != "asset":
+            print(f"{key}: {value}")
+    for asset in meta.assets:
+        print(f"asset: {asset.file_format} {asset.asset_link} sha256={asset.asset_sha256}")
+    return 0
+
+
+def _download(args) -> int:
+    print(mshub.download(args.name, args.source, args.force_reload))
+    return 0
+
+
+def _verify(args) -> int:
+    if mshub.verify(args.name, args.source):
+        print(f"ok: {args.name}")
+        return 0
+    print(f"mshub: {args.name}: sha256 mismatch; the corrupt file was deleted", file=sys.stderr)
+    return 1
+
+
+def _cache(args) -> int:
+    if args.action == "ls":
+        for entry in cache.entries():
+            print(f"{entry.state:<10} {entry.size:>14,} {entry.path}")
+        return 0
+    if args.all == bool(args.targets):
+        print("mshub: error: cache rm takes UID/SHA256 arguments or --all", file=sys.stderr)
+        return 2
+    targets = sorted({entry.sha256 for entry in cache.entries()}) if args.all else args.targets
+    for target in targets:
+        sha256 = target if _is_sha256(target) else _sha256_of(target)
+        print(("removed " if cache.remove(sha256) else "not cached ") + target)
+    return 0
+
+
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(char in "0123456789abcdefABCDEF" for char in text)
+
+
+def _sha256_of(name: str) -> str:
+    return mshub._checkpoint_asset(mshub.info(name)).asset_sha256.lower()
+
+
+def _validate(args) -> int:
+    from . import validate as validator
+
+    return validator.run(args)
+
+
+COMMANDS = {"list": _list, "info": _info, "download": _download, "verify": _verify, "cache": _cache,
+            "validate": _validate}
+
+if __name__ == "__main__":
+    sys.exit(main())

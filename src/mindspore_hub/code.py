@@ -1,0 +1,197 @@
+"""Finding a model's entry (its ``create_network``) and importing it in isolation.
+
+In order: (a) an installed entry point of group ``mindspore_hub.entries`` named like the
+metadata's model-name; (b) a local folder holding ``hub_conf.py`` or ``mindspore_hub_conf.py``:
+the folder of a local markdown file; (c) the folder named by the markdown's ``repo-link``,
+fetched by `repo.fetch_folder` only after the user trusted that repository.
+
+A folder entry is imported under a private package ``mindspore_hub._entries.<key>``: while
+its ``create_network`` runs, imports of its own top-level names (``src``, ``hub_conf``, ...)
+resolve inside the folder, whatever ``sys.modules`` already held. Afterwards ``sys.path`` is
+as before and those names are gone from ``sys.modules`` again, so two entries that both ship a
+``src`` package load in one process. The entry's modules stay registered under their private
+names, because MindSpore's graph compiler imports a function's ``__module__`` by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.abc
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import sys
+import sysconfig
+import types
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import cache, repo, settings, trust
+from .errors import HubError, OfflineError
+
+log = logging.getLogger(__name__)
+
+ENTRY_GROUP = "mindspore_hub.entries"
+ENTRY_FILES = ("hub_conf.py", "mindspore_hub_conf.py")
+ENTRY_FUNCTION = "create_network"
+PRIVATE = "mindspore_hub._entries"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where a network comes from: an installed callable, or a folder holding an entry file."""
+
+    origin: str
+    factory: Callable | None = None
+    folder: Path | None = None
+
+    def create(self, name: str, *args, **kwargs):
+        """Call the entry's ``create_network(name, *args, **kwargs)``."""
+        if self.factory is not None:
+            return self.factory(name, *args, **kwargs)
+        entry_file = next(self.folder / file for file in ENTRY_FILES if (self.folder / file).is_file())
+        with _isolated(self.folder) as package:
+            module = importlib.import_module(f"{package}.{entry_file.stem}")
+            function = getattr(module, ENTRY_FUNCTION, None)
+            if not callable(function):
+                raise HubError(f"{entry_file} has no function {ENTRY_FUNCTION}(name, *args, **kwargs)")
+            return function(name, *args, **kwargs)
+
+
+def find_entry(info, trust_repo: bool | None = None, force_reload: bool = False) -> Entry:
+    """The entry for a model's metadata (`ModelInfo`), trying installed, local, then remote code."""
+    installed = installed_entry(info.model_name)
+    if installed is not None:
+        return Entry(f"installed entry point {installed.name} = {installed.value}", factory=installed.load())
+    local = _local_folder(info)
+    if local is not None:
+        return Entry(f"local folder {local}", folder=local)
+    if info.repo_link:
+        return _remote_entry(info, trust_repo, force_reload)
+    raise HubError(f"no code for model {info.model_name!r}: no installed entry point in group {ENTRY_GROUP}, "
+                   f"no {' or '.join(ENTRY_FILES)} beside {info.path}, and no repo-link")
+
+
+def installed_entry(model_name: str) -> importlib.metadata.EntryPoint | None:
+    """The installed entry point whose name is `model_name` (case-insensitive)."""
+    wanted = model_name.strip().lower()
+    matches = [ep for ep in importlib.metadata.entry_points(group=ENTRY_GROUP) if ep.name.lower() == wanted]
+    if len(matches) > 1:
+        log.warning("%d installed entries are named %s; using %s", len(matches), wanted, matches[0].value)
+    return matches[0] if matches else None
+
+
+def _local_folder(info) -> Path | None:
+    if not info.path:
+        return None
+    folder = Path(info.path).resolve().parent
+    if cache.root().resolve() in folder.parents:
+        return None  # a markdown file fetched into the cache never brings code with it
+    return folder if any((folder / file).is_file() for file in ENTRY_FILES) else None
+
+
+def _remote_entry(info, trust_repo: bool | None, force_reload: bool) -> Entry:
+    link = repo.parse_link(info.repo_link)
+    folder_name = link.name
+    trust.require(link.url, f"model {info.model_name!r}", trust_repo)
+    key = hashlib.sha256(f"{link.url}\n{link.ref}\n{link.folder}".encode()).hexdigest()[:16]
+    dest = cache.root() / "code" / key / folder_name
+    commit = None if force_reload else repo.fetched_commit(dest)
+    if commit is None:
+        if settings.offline():
+            raise OfflineError(f"offline ({settings.OFFLINE}=1) and the code of {info.model_name!r} "
+                               f"({info.repo_link}) is not in the cache at {dest}")
+        commit = repo.fetch_folder(link, dest)
+        _forget_modules(dest)
+    if not any((dest / file).is_file() for file in ENTRY_FILES):
+        raise HubError(f"{info.repo_link} (commit {commit}) has no {' or '.join(ENTRY_FILES)}")
+    return Entry(f"{link.url} {link.folder} at commit {commit}", folder=dest)
+
+
+def _package_name(folder: Path) -> str:
+    return f"{PRIVATE}.e{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}"
+
+
+def _forget_modules(folder: Path) -> None:
+    """Drop modules imported from an earlier copy of `folder`, so new code is imported afresh."""
+    package = _package_name(folder)
+    for name in [name for name in sys.modules if name == package or name.startswith(package + ".")]:
+        del sys.modules[name]
+
+
+def _local_names(folder: Path) -> set[str]:
+    """Top-level module names an entry folder provides: its .py files and packages."""
+    found = set()
+    for path in folder.iterdir():
+        name = path.stem if path.suffix == ".py" else path.name
+        if not name.isidentifier():
+            continue
+        if path.is_file() and path.suffix == ".py":
+            found.add(name)
+        elif path.is_dir() and any(child.suffix == ".py" for child in path.iterdir()):
+            found.add(name)
+    return {name for name in found if not _protected(name)}
+
+
+def _protected(name: str) -> bool:
+    """Names never shadowed: the standard library and packages already imported from site-packages."""
+    if name in sys.stdlib_module_names:
+        return True
+    module = sys.modules.get(name)
+    origin = getattr(module, "__file__", None) or ""
+    roots = {sysconfig.get_paths()[key] for key in ("purelib", "platlib", "stdlib")}
+    return any(origin.startswith(root + os.sep) for root in roots)
+
+
+class _Redirect(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Resolves the entry's own top-level names (and their submodules) inside its private package."""
+
+    def __init__(self, package: str, local: set[str]):
+        self.package, self.local = package, local
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".", 1)[0] in self.local:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        return importlib.import_module(f"{self.package}.{spec.name}")
+
+    def exec_module(self, module):
+        pass  # already executed under its private name
+
+
+def _ensure_package(name: str, path: list[str]) -> None:
+    if name not in sys.modules:
+        module = types.ModuleType(name)
+        module.__path__ = path
+        sys.modules[name] = module
+
+
+@contextmanager
+def _isolated(folder: Path):
+    """Import from `folder` privately; restore sys.path and the shadowed sys.modules entries after."""
+    folder = folder.resolve()
+    package = _package_name(folder)
+    local = _local_names(folder)
+    _ensure_package(PRIVATE, [])
+    _ensure_package(package, [str(folder)])
+    saved_path = list(sys.path)
+    shadowed = {name: module for name, module in sys.modules.items() if name.split(".", 1)[0] in local}
+    for name in shadowed:
+        del sys.modules[name]
+    finder = _Redirect(package, local)
+    sys.meta_path.insert(0, finder)
+    importlib.invalidate_caches()
+    try:
+        yield package
+    finally:
+        sys.meta_path.remove(finder)
+        for name in [name for name in sys.modules if name.split(".", 1)[0] in local]:
+            del sys.modules[name]
+        sys.modules.update(shadowed)
+        sys.path[:] = saved_path

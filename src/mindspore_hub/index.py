@@ -1,0 +1,156 @@
+"""Finding a model's metadata, and listing the models a hub offers.
+
+Lookup order for a uid: the local hub roots (directories in MSHUB_RES_DIRS, then this
+project's ``mshub_res`` shipped as package data), then a copy cached from the remote hub
+index, then the remote hub index itself (gitee by default, GitHub with ``source='github'``,
+any endpoint with MSHUB_INDEX_URL), on the branch of the uid's era: ``r1.3`` for
+``mindspore/ascend/1.3/...``, ``master`` for 3-part uids. Remote files are parsed before they
+are cached, so a broken file is never kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import logging
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from . import cache, download, names, repo, settings
+from .errors import HubError, OfflineError
+from .metadata import ModelInfo, parse_file, parse_text
+
+log = logging.getLogger(__name__)
+
+INDEX_URLS = {
+    "gitee": "https://gitee.com/mindspore/hub/raw/{branch}/mshub_res/assets/{uid}.md",
+    "github": "https://raw.githubusercontent.com/mindspore-ai/hub/{branch}/mshub_res/assets/{uid}.md",
+}
+INDEX_REPOS = {
+    "gitee": "https://gitee.com/mindspore/hub.git",
+    "github": "https://github.com/mindspore-ai/hub.git",
+}
+
+
+def local_roots() -> list[Path]:
+    """Local hub roots in search order (each holds an ``assets/`` tree)."""
+    roots = settings.res_dirs()
+    packaged = _packaged_root()
+    if packaged is not None:
+        roots.append(packaged)
+    return roots
+
+
+def _packaged_root() -> Path | None:
+    """This project's mshub_res: package data when installed, the checkout's folder otherwise."""
+    try:
+        files = importlib.resources.files("mindspore_hub._res")
+        candidate = Path(str(files))
+        if (candidate / "assets").is_dir():
+            return candidate
+    except (ModuleNotFoundError, TypeError, ValueError):
+        pass
+    checkout = Path(__file__).resolve().parents[2] / "mshub_res"
+    return checkout if (checkout / "assets").is_dir() else None
+
+
+def find_local(uid: str) -> Path | None:
+    """The markdown file of `uid` in a local hub root, if any."""
+    for root in local_roots():
+        for base in (root / "assets", root):
+            candidate = base / f"{uid}.md"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def remote_url(name: names.Name, source: str | None = None) -> str:
+    """The URL of a uid's markdown in the remote hub index."""
+    template = settings.index_url() or INDEX_URLS["github" if source == "github" else "gitee"]
+    return template.format(branch=name.branch, uid=name.uid)
+
+
+def lookup(name: names.Name, source: str | None = None, force_reload: bool = False) -> ModelInfo:
+    """The parsed metadata for a parsed name, fetching and caching it if it is remote."""
+    if name.path is not None:
+        return parse_file(name.path)
+    if name.uid is not None:
+        local = find_local(name.uid)
+        if local is not None:
+            return parse_file(local)
+        url = remote_url(name, source)
+    else:
+        url = name.url
+    cached = _cached_path(url)
+    if cached.is_file() and not force_reload:
+        return parse_file(cached)
+    if settings.offline():
+        searched = ", ".join(str(root) for root in local_roots()) or "none"
+        raise OfflineError(f"offline ({settings.OFFLINE}=1) and no metadata for {name.text}: "
+                           f"not in the local hub roots ({searched}) nor cached at {cached}")
+    body = download.fetch_bytes(url, "hub metadata")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HubError(f"{url} is not UTF-8 text; is it a hub markdown file?") from None
+    info = parse_text(text, path=str(cached))
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    temporary = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, cached)
+    return info
+
+
+def _cached_path(url: str) -> Path:
+    """Where a remote markdown is cached; keeps the ``assets/<uid>.md`` tail so its uid can be read."""
+    key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    segments = [unquote(segment) for segment in urlparse(url).path.split("/") if segment]
+    tail = segments[len(segments) - segments[::-1].index("assets") - 1:] if "assets" in segments else segments[-1:]
+    for segment in tail:
+        names.safe_component(segment, "metadata URL path segment")
+    return cache.root().joinpath("metadata", key, *tail)
+
+
+def list_uids(version: str | None = None, force_reload: bool = False) -> list[str]:
+    """Every uid of the local hub roots and of the remote index branch for `version`."""
+    branch = "master" if version in (None, "master") else "r" + str(version).lstrip("vr")
+    found = set()
+    for root in local_roots():
+        found |= _uids_under(root / "assets")
+    if version not in (None, "master"):
+        found = {uid for uid in found if names.parse(uid).branch == branch}
+    remote = _remote_assets(branch, force_reload)
+    if remote is not None:
+        found |= _uids_under(remote)
+    return sorted(found)
+
+
+def _remote_assets(branch: str, force_reload: bool) -> Path | None:
+    """The remote index's ``mshub_res/assets`` at `branch`, fetched once and cached."""
+    url = settings.index_repo() or INDEX_REPOS["gitee"]
+    key = hashlib.sha256(f"{url}\n{branch}".encode()).hexdigest()[:16]
+    dest = cache.root() / "index" / key / "assets"
+    if repo.fetched_commit(dest) is not None and not force_reload:
+        return dest
+    if settings.offline():
+        log.info("offline: listing local hub roots only (the remote index %s is not cached)", url)
+        return None
+    try:
+        repo.fetch_folder(repo.RepoLink(url, branch, "mshub_res/assets"), dest)
+    except (HubError, OSError) as error:
+        log.warning("could not list the remote hub index %s at %s: %s", url, branch, error)
+        return None
+    return dest
+
+
+def _uids_under(assets: Path) -> set[str]:
+    """uids of the English markdown files under an ``assets`` folder."""
+    if not assets.is_dir():
+        return set()
+    uids = set()
+    for path in assets.rglob("*.md"):
+        relative = path.relative_to(assets).with_suffix("").as_posix()
+        if len(relative.split("/")) in (3, 4) and not relative.endswith("_cn"):
+            uids.add(relative)
+    return uids

@@ -1,0 +1,122 @@
+"""What the strings users and metadata give us mean, and which of them are safe.
+
+A model is named by a uid (``publisher/backend/version/model``, the r1.x-era
+layout, or ``publisher/version/model``), a URL to its markdown, or a local
+markdown path. Names that become files or folders are checked here before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from .errors import HubError, UnsafeNameError
+
+SOURCES = (None, "gitee", "github", "local")
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+_BLOB = re.compile(r"^https://(gitee\.com|github\.com)/([^/]+)/([^/]+)/blob/(.+)$")
+
+
+@dataclass(frozen=True)
+class Name:
+    """A parsed model name: exactly one of `uid`, `url`, `path` is set."""
+
+    text: str
+    uid: str | None = None
+    url: str | None = None
+    path: Path | None = None
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(self.uid.split("/")) if self.uid else ()
+
+    @property
+    def branch(self) -> str:
+        """The hub repository branch holding this uid: ``r1.3`` for 4-part uids, else ``master``."""
+        parts = self.parts
+        if len(parts) == 4:
+            return "r" + parts[2].lstrip("vr")
+        return "master"
+
+
+def parse(name: str | os.PathLike[str], source: str | None = None) -> Name:
+    """Classify `name`; `source='local'` insists on a local markdown path (upstream's meaning).
+
+    >>> parse("mindspore/ascend/1.3/ssdresnet50_v1.3_coco2017").branch
+    'r1.3'
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES[1:]} or None, not {source!r}")
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
+    if not isinstance(name, str) or not name.strip():
+        raise TypeError("a model name must be a non-empty string: a uid, a URL to a .md, or a .md path")
+    text = name.strip()
+    if source != "local" and re.match(r"^https?://", text):
+        return Name(text, url=raw_url(text))
+    if source == "local" or text.endswith(".md") or os.path.isfile(os.path.expanduser(text)):
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"no markdown file at {path}")
+        return Name(text, path=path.resolve())
+    parts = text.strip("/").split("/")
+    if len(parts) not in (3, 4) or not all(_PART.fullmatch(part) for part in parts):
+        raise ValueError(
+            f"{text!r} is not a model name: expected publisher/backend/version/model "
+            "(e.g. mindspore/ascend/1.3/ssdresnet50_v1.3_coco2017), publisher/version/model, "
+            "a URL to a .md file, or a path to one")
+    return Name(text, uid="/".join(parts))
+
+
+def raw_url(url: str) -> str:
+    """A gitee/github 'blob' page URL turned into the URL of the raw file; others unchanged."""
+    match = _BLOB.match(url)
+    if not match:
+        return url
+    host, owner, repo, rest = match.groups()
+    if host == "gitee.com":
+        return f"https://gitee.com/{owner}/{repo}/raw/{rest}"
+    return f"https://raw.githubusercontent.com/{owner}/{repo}/{rest}"
+
+
+def safe_component(value: str, what: str) -> str:
+    """`value` if it is a plain name usable as one path component; else UnsafeNameError."""
+    bad = (
+        not value
+        or value in (".", "..")
+        or any(sep in value for sep in ("/", "\\", "\x00"))
+        or os.path.isabs(value)
+        or re.match(r"^[A-Za-z]:", value) is not None
+    )
+    if bad:
+        raise UnsafeNameError(
+            f"{what} {value!r} is not a plain file name (empty, '.', '..', a path separator, "
+            "or an absolute path); refusing it before anything is written")
+    return value
+
+
+def url_file_name(link: str, what: str) -> str:
+    """The last path segment of an http(s) URL, refused if the path has '.'/'..' segments or is unsafe."""
+    parsed = urlparse(link)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise UnsafeNameError(f"{what} {link!r} is not an absolute http(s) URL; refusing it")
+    segments = [unquote(segment) for segment in parsed.path.split("/")]
+    if any(segment in (".", "..") for segment in segments):
+        raise UnsafeNameError(f"{what} {link!r} has a '.' or '..' path segment; refusing it")
+    return safe_component(segments[-1], f"file name of {what}")
+
+
+def check_sha256(value: str, what: str = "asset-sha256") -> str:
+    """The lower-case hex digest; a HubError if it is not 64 hex characters."""
+    digest = (value or "").strip().lower()
+    if not _SHA256.fullmatch(digest):
+        raise HubError(
+            f"{what} {value!r} is not a sha256 (64 hex characters); the metadata is broken, "
+            "and an unverifiable file is not downloaded")
+    return digest

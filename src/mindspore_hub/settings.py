@@ -1,0 +1,120 @@
+"""Every environment variable that mindspore_hub reads, in one place.
+
+Values are read at call time (not at import), so a test or a long-running
+program can change them between calls. docs/mindspore_hub.md lists them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HUB_DIR = "MSHUB_DIR"
+OFFLINE = "MSHUB_OFFLINE"
+NO_PROGRESS = "MSHUB_NO_PROGRESS"
+TIMEOUT = "MSHUB_TIMEOUT"
+RETRIES = "MSHUB_RETRIES"
+MAX_SIZE = "MSHUB_MAX_SIZE"
+LOCK_TIMEOUT = "MSHUB_LOCK_TIMEOUT"
+MIRRORS = "MSHUB_MIRRORS"
+ALLOW_HTTP = "MSHUB_ALLOW_HTTP"
+RES_DIRS = "MSHUB_RES_DIRS"
+INDEX_URL = "MSHUB_INDEX_URL"
+INDEX_REPO = "MSHUB_INDEX_REPO"
+TRUST_REPO = "MSHUB_TRUST_REPO"
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def _number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise ValueError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def offline() -> bool:
+    """MSHUB_OFFLINE=1: never open a socket; use only what is cached or local."""
+    return _flag(OFFLINE)
+
+
+def progress_disabled() -> bool:
+    """MSHUB_NO_PROGRESS=1: no progress bar even on a terminal."""
+    return _flag(NO_PROGRESS)
+
+
+def timeout() -> tuple[float, float]:
+    """MSHUB_TIMEOUT='CONNECT[,READ]' in seconds (default 10,60): per connect and per read."""
+    raw = os.environ.get(TIMEOUT, "").strip()
+    if not raw:
+        return (10.0, 60.0)
+    try:
+        parts = [float(part) for part in raw.split(",")]
+    except ValueError:
+        raise ValueError(f"{TIMEOUT}={raw!r} is not 'SECONDS' or 'CONNECT,READ'") from None
+    if len(parts) not in (1, 2) or min(parts) <= 0:
+        raise ValueError(f"{TIMEOUT}={raw!r} is not 'SECONDS' or 'CONNECT,READ' (positive)")
+    return (parts[0], parts[-1])
+
+
+def retries() -> int:
+    """MSHUB_RETRIES: attempts after the first that made no progress (default 5)."""
+    return int(_number(RETRIES, 5))
+
+
+def max_size() -> int:
+    """MSHUB_MAX_SIZE: refuse a download larger than this many bytes (default 16 GiB)."""
+    return int(_number(MAX_SIZE, 16 * 1024**3))
+
+
+def lock_timeout() -> float:
+    """MSHUB_LOCK_TIMEOUT: seconds to wait for another process's download (default 3600)."""
+    return _number(LOCK_TIMEOUT, 3600.0)
+
+
+def mirrors() -> list[tuple[str, str]]:
+    """MSHUB_MIRRORS='PREFIX=REPLACEMENT[,...]': asset links starting with PREFIX are rewritten."""
+    pairs = []
+    for item in os.environ.get(MIRRORS, "").split(","):
+        if not item.strip():
+            continue
+        prefix, sep, replacement = item.partition("=")
+        if not sep or not prefix.strip() or not replacement.strip():
+            raise ValueError(f"{MIRRORS}: {item!r} is not PREFIX=REPLACEMENT")
+        pairs.append((prefix.strip(), replacement.strip()))
+    return pairs
+
+
+def allow_http() -> bool:
+    """MSHUB_ALLOW_HTTP=1: accept plain http to hosts other than loopback."""
+    return _flag(ALLOW_HTTP)
+
+
+def res_dirs() -> list[Path]:
+    """MSHUB_RES_DIRS: extra local hub roots (os.pathsep-separated), searched first."""
+    return [Path(item).expanduser() for item in os.environ.get(RES_DIRS, "").split(os.pathsep) if item]
+
+
+def index_url() -> str | None:
+    """MSHUB_INDEX_URL: template for a model's markdown, with {branch} and {uid}."""
+    return os.environ.get(INDEX_URL, "").strip() or None
+
+
+def index_repo() -> str | None:
+    """MSHUB_INDEX_REPO: git repository whose mshub_res/assets `hub_list` lists."""
+    return os.environ.get(INDEX_REPO, "").strip() or None
+
+
+def trust_all_repos() -> bool:
+    """MSHUB_TRUST_REPO=1: run code fetched from any repo-link without asking."""
+    return _flag(TRUST_REPO)

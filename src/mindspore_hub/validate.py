@@ -1,0 +1,457 @@
+"""Validate hub markdown files: one `Problem` per finding, exit status 1 on any error.
+
+Upstream's validator exits 0 when files fail and stops at the first problem; this one
+reports every problem as ``FILE:LINE: FIELD: message`` so CI can gate on it, and needs
+neither the network (unless ``--check-links``) nor the model's code (unless ``--check-entry``).
+
+Run it as ``mshub validate PATH...`` or ``python -m mindspore_hub.validate PATH...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import numbers
+import os
+import re
+import sys
+from dataclasses import asdict, dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Callable, Iterable, Sequence
+from urllib.parse import urlparse
+
+from .metadata import ASSET_FIELD, MetadataError, ModelInfo, normalize_version, parse_file
+
+__all__ = [
+    "ENTRY_GROUP",
+    "Problem",
+    "add_arguments",
+    "entry_problems",
+    "find_entry",
+    "find_markdown",
+    "link_problems",
+    "main",
+    "run",
+    "validate_file",
+    "validate_info",
+    "validate_paths",
+]
+
+ERROR = "error"
+WARNING = "warning"
+ENTRY_GROUP = "mindspore_hub.entries"
+
+# Allowed values, as used across upstream's mshub_res assets.
+MODULE_TYPES = frozenset({"audio", "cv", "nlp", "recommend", "gnn", "rl", "hpc", "other"})
+USED_FOR = frozenset({"inference", "extract-feature", "transfer-learning"})
+BACKENDS = frozenset({"ascend", "gpu", "cpu"})
+FILE_EXTENSIONS = {"ckpt": ".ckpt", "mindir": ".mindir", "air": ".air", "onnx": ".onnx", "mslite": ".ms"}
+
+CURRENT_REQUIRED = (
+    "model-name", "backbone-name", "module-type", "fine-tunable", "model-version", "train-dataset",
+    "author", "update-time", "repo-link", "user-id", "used-for", "mindspore-version", ASSET_FIELD,
+    "license", "summary",
+)
+# Files under assets/<publisher>/<backend>/<version ≤ 1.3>/ also had to declare these.
+R13_REQUIRED = CURRENT_REQUIRED + ("input-shape", "infer-backend")
+R13_LAST_VERSION = (1, 3)
+OPTIONAL = ("input-shape", "infer-backend", "train-backend", "accuracy", "evaluation",
+            "featured-image", "allow-cache-ckpt")
+KNOWN_FIELDS = frozenset(R13_REQUIRED + OPTIONAL)
+ASSET_REQUIRED = ("file-format", "asset-link", "asset-sha256")
+TEXT_FIELDS = ("model-name", "backbone-name", "train-dataset", "author", "user-id", "license", "summary")
+BOOLEAN_FIELDS = ("fine-tunable", "allow-cache-ckpt")
+VERSION_FIELDS = ("model-version", "mindspore-version")
+
+_VERSION = re.compile(r"[vV]?\d+(\.\d+)*")
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_SKIPPED_NAMES = re.compile(r"(readme|changelog|contributing|license|code_of_conduct)([._-].*)?\.md",
+                            re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding; `str()` gives ``FILE:LINE: FIELD: message``."""
+
+    path: str
+    line: int
+    field: str
+    message: str
+    severity: str = ERROR
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.severity == WARNING else ""
+        return f"{self.path}:{self.line}: {self.field}: {prefix}{self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Findings:
+    """Collects problems about one parsed file, locating each at its field's line."""
+
+    def __init__(self, info: ModelInfo, path: str):
+        self.info = info
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def line(self, field: str) -> int:
+        return self.info.field_lines.get(field, self.info.front_matter_line)
+
+    def add(self, field: str, message: str, line: int | None = None, severity: str = ERROR) -> None:
+        self.problems.append(Problem(self.path, line or self.line(field), field, message, severity))
+
+    def present(self, field: str) -> Any:
+        """The field's value, or None when it is absent or empty (required checks report those)."""
+        value = self.info.fields.get(field)
+        return None if value is None or value == "" else value
+
+
+def version_tuple(text: str | None) -> tuple[int, ...] | None:
+    """``"1.10"`` -> ``(1, 10)``; None when it is not a dotted version."""
+    if not isinstance(text, str) or not _VERSION.fullmatch(text.strip()):
+        return None
+    return tuple(int(part) for part in normalize_version(text).split("."))
+
+
+def schema_era(info: ModelInfo) -> str:
+    """``"r1.3"`` for the assets/<publisher>/<backend>/<version ≤ 1.3>/ layout, else ``"current"``."""
+    version = version_tuple(info.version)
+    if info.backend is not None and version is not None and version <= R13_LAST_VERSION:
+        return "r1.3"
+    return "current"
+
+
+def _check_title(found: _Findings) -> None:
+    if not found.info.title:
+        found.add("title", "missing '# <name>' title line before the front matter", line=1)
+
+
+def _check_required(found: _Findings) -> None:
+    era = schema_era(found.info)
+    for field in R13_REQUIRED if era == "r1.3" else CURRENT_REQUIRED:
+        if field not in found.info.fields:
+            found.add(field, f"required field is missing ({era} schema)")
+        elif found.present(field) is None:
+            found.add(field, "required field is empty")
+
+
+def _check_unknown(found: _Findings) -> None:
+    for field in found.info.fields:
+        if field not in KNOWN_FIELDS:
+            found.add(field, "unknown field", severity=WARNING)
+
+
+def _check_text(found: _Findings) -> None:
+    for field in TEXT_FIELDS:
+        value = found.present(field)
+        if value is not None and not isinstance(value, str):
+            found.add(field, f"must be text, got {value!r}")
+
+
+def _check_booleans(found: _Findings) -> None:
+    for field in BOOLEAN_FIELDS:
+        value = found.present(field)
+        if value is not None and not isinstance(value, bool):
+            found.add(field, f"must be True or False, got {value!r}")
+
+
+def _check_versions(found: _Findings) -> None:
+    for field in VERSION_FIELDS:
+        value = found.present(field)
+        if value is not None and version_tuple(value) is None:
+            found.add(field, f"must be a version like 1.3 or v1.3, got {value!r}")
+
+
+def _check_update_time(found: _Findings) -> None:
+    value = found.present("update-time")
+    if value is None:
+        return
+    try:
+        datetime.date.fromisoformat(str(value))
+    except ValueError:
+        found.add("update-time", f"must be a date YYYY-MM-DD, got {value!r}")
+
+
+def _check_numbers(found: _Findings) -> None:
+    accuracy = found.present("accuracy")
+    if accuracy is not None and (isinstance(accuracy, bool) or not isinstance(accuracy, numbers.Number)):
+        found.add("accuracy", f"must be a number, got {accuracy!r}")
+    shape = found.present("input-shape")
+    if shape is not None and not _is_shape(shape):
+        found.add("input-shape", f"must be a list of integers (or of such lists), got {shape!r}")
+
+
+def _is_shape(value: Any) -> bool:
+    if not isinstance(value, list) or not value:
+        return False
+    return all((isinstance(item, int) and not isinstance(item, bool)) or _is_shape(item) for item in value)
+
+
+def _choices(found: _Findings, field: str, allowed: Iterable[str], separator: str | None) -> None:
+    value = found.present(field)
+    if value is None:
+        return
+    parts = str(value).split(separator) if separator else [str(value)]
+    wrong = [part for part in parts if part.strip().lower() not in allowed]
+    if wrong:
+        found.add(field, f"{', '.join(map(repr, wrong))} not allowed; choose from {', '.join(sorted(allowed))}")
+
+
+def _check_choices(found: _Findings) -> None:
+    _choices(found, "used-for", USED_FOR, "/")
+    _choices(found, "train-backend", BACKENDS, "/")
+    _choices(found, "infer-backend", BACKENDS, "/")
+    module_type = found.present("module-type")
+    if module_type is not None:
+        kind, _, detail = str(module_type).lower().partition("-")
+        if kind not in MODULE_TYPES or "-" in detail:
+            found.add("module-type", f"{module_type!r} must be TYPE or TYPE-detail with TYPE one of "
+                                     f"{', '.join(sorted(MODULE_TYPES))}")
+
+
+def _https_problem(link: Any) -> str | None:
+    if not isinstance(link, str):
+        return f"must be a link, got {link!r}"
+    parsed = urlparse(link)
+    if parsed.scheme != "https" or not parsed.netloc:
+        return f"must be an absolute https:// URL, got {link!r}"
+    return None
+
+
+def _check_repo_link(found: _Findings) -> None:
+    link = found.present("repo-link")
+    message = None if link is None else _https_problem(link)
+    if message:
+        found.add("repo-link", message)
+
+
+def _check_assets(found: _Findings) -> None:
+    if found.present(ASSET_FIELD) is not None and not found.info.assets:
+        found.add(ASSET_FIELD, "must list at least one asset")
+    first_seen: dict[tuple[str, str], int] = {}
+    for asset in found.info.assets:
+        def line(field: str) -> int:
+            return asset.field_lines.get(field, asset.line)
+
+        for field in ASSET_REQUIRED:
+            if asset.fields.get(field) in (None, ""):
+                found.add(field, "required in every asset", line=asset.line)
+        for field in asset.fields:
+            if field not in ASSET_REQUIRED:
+                found.add(field, "unknown asset field", line=line(field), severity=WARNING)
+        extension = FILE_EXTENSIONS.get(asset.file_format)
+        if asset.file_format and extension is None:
+            found.add("file-format", f"{asset.file_format!r} not allowed; choose from "
+                                     f"{', '.join(sorted(FILE_EXTENSIONS))}", line=line("file-format"))
+        if asset.asset_sha256 and not _SHA256.fullmatch(asset.asset_sha256):
+            found.add("asset-sha256", f"must be exactly 64 hexadecimal characters, got "
+                                      f"{len(asset.asset_sha256)}: {asset.asset_sha256!r}",
+                      line=line("asset-sha256"))
+        if asset.asset_link:
+            message = _https_problem(asset.asset_link)
+            if message:
+                found.add("asset-link", message, line=line("asset-link"))
+            elif extension and not asset.file_name.lower().endswith(extension):
+                found.add("asset-link", f"file {asset.file_name!r} does not end with {extension!r} "
+                                        f"as file-format {asset.file_format!r} requires",
+                          line=line("asset-link"))
+        for field, value in (("asset-link", asset.asset_link), ("asset-sha256", asset.asset_sha256)):
+            if not value:
+                continue
+            if (field, value) in first_seen:
+                found.add(field, f"duplicate asset (same {field} as the asset on line "
+                                 f"{first_seen[field, value]})", line=line(field))
+            else:
+                first_seen[field, value] = asset.line
+
+
+def _check_path(found: _Findings) -> None:
+    info = found.info
+    if info.version is None:
+        found.add("path", "not under assets/<publisher>/[<backend>/]<version>/<name>.md; "
+                          "path checks skipped", line=1, severity=WARNING)
+        return
+    user_id = found.present("user-id")
+    if isinstance(user_id, str) and user_id.lower() != info.publisher:
+        found.add("user-id", f"{user_id!r} does not match the publisher directory {info.publisher!r}")
+    if version_tuple(info.version) is None:
+        found.add("path", f"version directory {info.version!r} is not a version like 1.3", line=1)
+    else:
+        version = found.present("mindspore-version")
+        if isinstance(version, str) and normalize_version(version) != normalize_version(info.version):
+            found.add("mindspore-version", f"{version!r} does not match the version directory "
+                                           f"{info.version!r}")
+    if info.backend is not None:
+        field = "train-backend" if found.present("train-backend") is not None else "infer-backend"
+        declared = found.present(field)
+        if declared is not None and info.backend.lower() not in str(declared).lower().split("/"):
+            found.add(field, f"{declared!r} does not include the backend directory {info.backend!r}")
+
+
+RULES: tuple[Callable[[_Findings], None], ...] = (
+    _check_title, _check_required, _check_unknown, _check_text, _check_booleans, _check_versions,
+    _check_update_time, _check_numbers, _check_choices, _check_repo_link, _check_assets, _check_path,
+)
+
+
+def validate_info(info: ModelInfo, path: str | None = None) -> list[Problem]:
+    """Apply every offline rule to a parsed file."""
+    found = _Findings(info, path or info.path or "<text>")
+    for rule in RULES:
+        rule(found)
+    return found.problems
+
+
+def _head(url: str, timeout: float) -> int:
+    """HTTP status of `url`; servers that refuse HEAD get a streamed GET instead."""
+    import requests  # only needed with --check-links
+
+    response = requests.head(url, allow_redirects=True, timeout=timeout)
+    if response.status_code in (405, 501):
+        with requests.get(url, stream=True, allow_redirects=True, timeout=timeout) as streamed:
+            return streamed.status_code
+    return response.status_code
+
+
+def link_problems(info: ModelInfo, path: str, timeout: float = 10.0) -> list[Problem]:
+    """Ask every link (repo-link and assets) whether it exists; errors for non-2xx/3xx answers."""
+    found = _Findings(info, path)
+    links = [("repo-link", info.repo_link, found.line("repo-link"))]
+    links += [("asset-link", asset.asset_link, asset.field_lines.get("asset-link", asset.line))
+              for asset in info.assets]
+    for field, link, line in links:
+        if not link or not urlparse(link).scheme.startswith("http"):
+            continue
+        try:
+            status = _head(link, timeout)
+        except Exception as error:  # any transport failure is a finding, not a crash
+            found.add(field, f"cannot reach {link}: {error}", line=line)
+            continue
+        if not 200 <= status < 400:
+            found.add(field, f"{link} answered HTTP {status}", line=line)
+    return found.problems
+
+
+def find_entry(model_name: str) -> EntryPoint | None:
+    """The installed entry point named `model_name` in the ``mindspore_hub.entries`` group."""
+    return next((entry for entry in entry_points(group=ENTRY_GROUP) if entry.name == model_name), None)
+
+
+def entry_problems(info: ModelInfo, path: str) -> list[Problem]:
+    """Import the model's entry and build the network from its model-name, without weights."""
+    found = _Findings(info, path)
+    name = info.model_name
+    if not name:
+        return found.problems  # the required-field rule already reports it
+    entry = find_entry(name)
+    if entry is None:
+        found.add("model-name", f"no entry point {name!r} in group {ENTRY_GROUP!r} is installed")
+        return found.problems
+    try:
+        create_network = entry.load()
+        network = create_network(name)
+    except Exception as error:  # the entry's own failure is what we report
+        found.add("model-name", f"entry {entry.value!r} failed: {type(error).__name__}: {error}")
+        return found.problems
+    if network is None:
+        found.add("model-name", f"entry {entry.value!r} returned None for {name!r}")
+    return found.problems
+
+
+def validate_file(path: str | os.PathLike[str], *, check_links: bool = False,
+                  check_entry: bool = False, timeout: float = 10.0) -> list[Problem]:
+    """All problems of one file; a file that cannot be parsed gives one problem."""
+    path = os.fspath(path)
+    try:
+        info = parse_file(path)
+    except MetadataError as error:
+        return [Problem(path, error.line or 1, error.field or "front-matter", error.message)]
+    except (OSError, UnicodeDecodeError) as error:
+        return [Problem(path, 1, "file", f"cannot read: {error}")]
+    problems = validate_info(info, path)
+    if check_links:
+        problems += link_problems(info, path, timeout)
+    if check_entry:
+        problems += entry_problems(info, path)
+    return sorted(problems, key=lambda problem: problem.line)
+
+
+def find_markdown(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Files named explicitly, plus every ``*.md`` under directories (README-like files skipped).
+
+    Raises FileNotFoundError for a path that does not exist.
+    """
+    files: list[str] = []
+    for path in map(os.fspath, paths):
+        if os.path.isfile(path):
+            files.append(path)
+        elif os.path.isdir(path):
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(name for name in dirs if not name.startswith("."))
+                files += [os.path.join(root, name) for name in sorted(names)
+                          if name.endswith(".md") and not _SKIPPED_NAMES.fullmatch(name)]
+        else:
+            raise FileNotFoundError(f"no such file or directory: {path}")
+    return files
+
+
+def validate_paths(paths: Iterable[str | os.PathLike[str]], **options: Any) -> list[Problem]:
+    """Problems of every metadata file found under `paths` (see `find_markdown`)."""
+    problems: list[Problem] = []
+    for path in find_markdown(paths):
+        problems += validate_file(path, **options)
+    return problems
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``mshub validate``."""
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="markdown files or directories (searched recursively for *.md)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="one 'FILE:LINE: FIELD: message' line a problem, or one JSON document")
+    parser.add_argument("--check-links", action="store_true",
+                        help="also send HEAD requests to every link (network)")
+    parser.add_argument("--check-entry", action="store_true",
+                        help="also import each model's entry point and build the network without weights")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per link request (default 10)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate `args.paths`; 0 when no file has an error, 1 otherwise, 2 on usage errors."""
+    try:
+        files = find_markdown(args.paths)
+    except FileNotFoundError as error:
+        print(f"mshub validate: error: {error}", file=sys.stderr)
+        return 2
+    if not files:
+        print("mshub validate: error: no markdown files found", file=sys.stderr)
+        return 2
+    problems: list[Problem] = []
+    for path in files:
+        problems += validate_file(path, check_links=args.check_links, check_entry=args.check_entry,
+                                  timeout=args.timeout)
+    errors = sum(problem.severity == ERROR for problem in problems)
+    summary = {"files": len(files), "errors": errors, "warnings": len(problems) - errors, "ok": errors == 0}
+    if args.format == "json":
+        json.dump({"problems": [problem.to_dict() for problem in problems], "summary": summary},
+                  sys.stdout, indent=2)
+        print()
+    else:
+        for problem in problems:
+            print(problem)
+        print(f"{summary['files']} file(s) checked: {errors} error(s), {summary['warnings']} warning(s)")
+    return 0 if errors == 0 else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m mindspore_hub.validate PATH...``"""
+    parser = argparse.ArgumentParser(prog="python -m mindspore_hub.validate",
+                                     description="Validate MindSpore Hub markdown metadata.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

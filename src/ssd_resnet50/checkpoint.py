@@ -1,0 +1,56 @@
+"""Strict weight loading: a network either gets every parameter from a checkpoint, or an error.
+
+MindSpore's `load_param_into_net` only reports what it skipped; here a missing tensor or a
+shape mismatch is an error naming it. Extra checkpoint entries (optimizer state of a
+training checkpoint: `moments.*`, `learning_rate`, ...) are ignored.
+"""
+import logging
+import os
+
+import mindspore as ms
+
+log = logging.getLogger(__name__)
+
+
+class CheckpointMismatch(ValueError):
+    """The checkpoint does not fit the network; the message lists what is missing or different."""
+
+
+def read_checkpoint(path) -> dict:
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        return ms.load_checkpoint(path)
+    except Exception as error:  # MindSpore raises ValueError/RuntimeError for corrupt files
+        raise CheckpointMismatch(f"{path}: not a readable MindSpore checkpoint ({error})") from error
+
+
+def load_weights(network, checkpoint, strict=True, skip=()):
+    """Load a checkpoint (path or parameter dict) into `network`.
+
+    `skip` lists name prefixes that may stay unloaded (new class heads when fine-tuning).
+    Returns the names left unloaded (only those under `skip`, or any when strict=False).
+    """
+    params = read_checkpoint(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
+    missing, mismatched = [], []
+    fitting = {}
+    for param in network.get_parameters():
+        value = params.get(param.name)
+        if value is None:
+            missing.append(param.name)
+        elif tuple(value.shape) != tuple(param.shape):
+            mismatched.append(f"{param.name}: checkpoint {tuple(value.shape)} vs network {tuple(param.shape)}")
+        else:
+            fitting[param.name] = value
+    allowed = [name for name in missing + [m.split(":")[0] for m in mismatched] if name.startswith(tuple(skip))]
+    problems = [name for name in missing if name not in allowed]
+    problems += [m for m in mismatched if m.split(":")[0] not in allowed]
+    if problems and strict:
+        shown = "\n  ".join(problems[:20]) + ("\n  ..." if len(problems) > 20 else "")
+        raise CheckpointMismatch(f"{len(problems)} network parameters cannot be loaded from the checkpoint:\n  {shown}")
+    ms.load_param_into_net(network, fitting, strict_load=True)
+    left = allowed + problems
+    if left:
+        log.info("left %d parameters at their initial values: %s", len(left), ", ".join(left[:10]))
+    return left

@@ -1,0 +1,157 @@
+"""COCO-format detection data -> batches of (image, encoded boxes, anchor labels) for training.
+
+    >>> source = CocoDetectionSource("instances_train2017.json", "train2017/")
+    >>> dataset = create_train_dataset(source, config, batch_size=32)
+    >>> for images, loc_targets, labels in dataset.create_tuple_iterator(): ...
+
+Labels: the categories of the annotation file, in the file's order, become labels 1..K
+(0 is background); for COCO that is the usual 80-class order. `classes` selects a subset by
+name (or id) and takes the order given. Crowd annotations and boxes of unselected classes are
+dropped; images left without boxes are skipped (they carry no training signal here).
+"""
+import json
+import os
+from typing import NamedTuple
+
+import numpy as np
+import mindspore.dataset as ds
+
+from .anchors import default_anchors
+from .augment import TrainAugmentation
+from .categories import LabelSet
+from .config import SsdConfig
+from .matching import match
+from .preprocess import normalise, read_image
+
+
+def coco_label_set(coco_categories, classes=None) -> LabelSet:
+    """Labels 1..K of an annotation file's `categories` list, in the file's order.
+
+    `classes` (names or ids, as strings or ints) picks a subset and gives its order.
+    """
+    ids = [int(c["id"]) for c in coco_categories]
+    names = [str(c["name"]) for c in coco_categories]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate category ids in the annotation file: {ids}")
+    if classes:
+        position = {name: i for i, name in enumerate(names)}
+        position.update({str(i): k for k, i in enumerate(ids)})
+        missing = [str(key) for key in classes if str(key) not in position]
+        if missing:
+            raise ValueError(f"unknown classes {missing}; the annotation file has: {', '.join(names)}")
+        chosen = [position[str(key)] for key in classes]
+        if len(set(chosen)) != len(chosen):
+            raise ValueError(f"a class is selected twice in {list(classes)}")
+        ids, names = [ids[i] for i in chosen], [names[i] for i in chosen]
+    return LabelSet(tuple(ids), tuple(names))
+
+
+def save_label_set(labels: LabelSet, path):
+    """Write labels as JSON [{label, id, name}, ...] next to the checkpoints."""
+    entries = [{"label": k, "id": i, "name": n} for k, (i, n) in enumerate(zip(labels.ids, labels.names), 1)]
+    with open(path, "w") as f:
+        json.dump(entries, f, indent=1)
+
+
+def load_label_set(path) -> LabelSet:
+    with open(path) as f:
+        entries = sorted(json.load(f), key=lambda entry: entry["label"])
+    return LabelSet(tuple(e["id"] for e in entries), tuple(e["name"] for e in entries))
+
+
+class Sample(NamedTuple):
+    image: np.ndarray  # RGB uint8 [H, W, 3]
+    boxes: np.ndarray  # float32 [M, 4] corners (y1, x1, y2, x2) normalised to the image
+    labels: np.ndarray  # int32 [M], 1..K
+
+
+class CocoDetectionSource:
+    """Random-access COCO-format reader (a `mindspore.dataset.GeneratorDataset` source).
+
+    Args:
+        annotations: path of an instances json (COCO detection format).
+        images: directory holding the images' `file_name`s.
+        classes: optional names or ids of the categories to train; see `coco_label_set`.
+        labels: a `LabelSet` to use instead (say, the one a checkpoint was trained with);
+            its ids are the file's category ids.
+    """
+
+    def __init__(self, annotations, images, classes=None, labels=None):
+        from pycocotools.coco import COCO
+
+        self.images_dir = os.fspath(images)
+        self.coco = _quiet(COCO, os.fspath(annotations))
+        self.labels = labels or coco_label_set(self.coco.dataset.get("categories", []), classes)
+        label_of = {category_id: k for k, category_id in enumerate(self.labels.ids, 1)}
+        self.records = []  # (file name, [(label, [x, y, w, h]) ...]) of images that have boxes
+        for image_id in sorted(self.coco.getImgIds()):
+            info = self.coco.imgs[image_id]
+            objects = []
+            for ann in self.coco.imgToAnns.get(image_id, []):
+                label = label_of.get(ann["category_id"])
+                x, y, w, h = ann["bbox"]
+                if label is None or ann.get("iscrowd", 0) or w <= 0 or h <= 0:
+                    continue
+                objects.append((label, (x, y, w, h)))
+            if objects:
+                self.records.append((info["file_name"], objects))
+        if not self.records:
+            raise ValueError(f"{annotations}: no image has a usable (non-crowd, selected) box")
+
+    def __len__(self):
+        return len(self.records)
+
+    def sample(self, index) -> Sample:
+        file_name, objects = self.records[index]
+        image = read_image(os.path.join(self.images_dir, file_name))
+        height, width = image.shape[:2]
+        xywh = np.array([box for _, box in objects], np.float64)
+        corners = np.stack([xywh[:, 1] / height, xywh[:, 0] / width,
+                            (xywh[:, 1] + xywh[:, 3]) / height, (xywh[:, 0] + xywh[:, 2]) / width], axis=1)
+        corners = np.clip(corners, 0.0, 1.0)
+        keep = (corners[:, 2] > corners[:, 0]) & (corners[:, 3] > corners[:, 1])  # inside the image
+        labels = np.array([label for label, _ in objects], np.int32)
+        return Sample(image, corners[keep].astype(np.float32), labels[keep])
+
+    def __getitem__(self, index):
+        return tuple(self.sample(index))
+
+
+class TrainTransform:
+    """One sample -> (network input [3, h, w] float32, loc targets [N, 4], anchor labels [N])."""
+
+    def __init__(self, config: SsdConfig, augment=None):
+        self.config = config
+        self.anchors = default_anchors(config)
+        self.augment = augment
+
+    def __call__(self, image, boxes, labels):
+        if self.augment is not None:
+            image, boxes, labels = self.augment(image, boxes, labels)
+        targets = match(boxes, labels, self.anchors, self.config.match_iou_threshold, self.config.prior_scaling)
+        return normalise(image, self.config), targets.loc, targets.labels
+
+
+def create_train_dataset(source, config: SsdConfig, batch_size, augment=True, seed=None, shuffle=True,
+                         num_shards=None, shard_id=None, num_workers=1, drop_remainder=True):
+    """A batched `mindspore.dataset` of (image, loc targets, labels) for `SsdWithLoss`.
+
+    With `num_shards`/`shard_id` (data-parallel training) each worker reads its own part.
+    `augment` is True (the original recipe), False, or a callable like `TrainAugmentation`.
+    """
+    if augment is True:
+        augment = TrainAugmentation(seed=None if seed is None else [seed, shard_id or 0])
+    dataset = ds.GeneratorDataset(source, ["image", "boxes", "labels"], shuffle=shuffle,
+                                  num_shards=num_shards, shard_id=shard_id)
+    dataset = dataset.map(TrainTransform(config, augment or None), input_columns=["image", "boxes", "labels"],
+                          output_columns=["image", "loc", "labels"], num_parallel_workers=num_workers)
+    return dataset.batch(batch_size, drop_remainder=drop_remainder)
+
+
+def _quiet(function, *args):
+    """pycocotools prints progress to stdout; keep the training log readable."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return function(*args)

@@ -1,0 +1,135 @@
+"""The user API: images in, detections (pixels of the original image, COCO ids and names) out.
+
+    from ssd_resnet50 import Detector
+    detector = Detector.from_checkpoint("ssd_resnet50.ckpt")   # or Detector(mshub.load(uid))
+    for det in detector.detect("photo.jpg"):
+        print(det.category_name, round(det.score, 2), det.box)
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backends import make_backend
+from .categories import COCO, LabelSet
+from .checkpoint import load_weights
+from .model import SsdInference, create_network
+from .postprocess import postprocess
+from .preprocess import ImageError, describe, preprocess
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One object: box (x, y, width, height) in pixels of the original image."""
+
+    box: tuple
+    score: float
+    label: int  # contiguous network label, 1..num_classes-1
+    category_id: int  # the data set's id (COCO ids have gaps)
+    category_name: str
+
+    def to_coco(self, image_id) -> dict:
+        """An entry of a COCO results file."""
+        return {"image_id": image_id, "category_id": self.category_id,
+                "bbox": [round(float(v), 2) for v in self.box], "score": round(float(self.score), 5)}
+
+
+@dataclass
+class ImageResult:
+    """The outcome for one input of a batch: detections, or the error that stopped it."""
+
+    source: str
+    image_hw: tuple = None
+    detections: list = field(default_factory=list)
+    error: str = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Detector:
+    """Runs SSD-ResNet50 on images of any size and mode, one at a time or in batches.
+
+    Args:
+        network: an inference network from `create_network()` or `mindspore_hub.load()`,
+            with its weights loaded.
+        backend: "auto", "mindspore" or "onnxruntime" (where installed).
+        labels: a `LabelSet` or a list of class names for a fine-tuned model
+            (default: COCO's 80 categories).
+        score_threshold: keep detections scoring above this (default 0.1, the evaluation's).
+        batch_size: images run through the network together by `detect_batch`.
+    """
+
+    def __init__(self, network, *, backend="auto", labels=None, score_threshold=None, batch_size=8,
+                 **backend_options):
+        if not isinstance(network, SsdInference):
+            raise TypeError("Detector needs the inference network (create_network(..., is_training=False)), "
+                            f"got {type(network).__name__}")
+        self.config = network.config
+        self.labels = _label_set(labels, self.config.num_classes)
+        self.score_threshold = self.config.score_threshold if score_threshold is None else float(score_threshold)
+        self.batch_size = int(batch_size)
+        self.backend = make_backend(backend, network, **backend_options)
+
+    @classmethod
+    def from_checkpoint(cls, path, *, num_classes=None, image_size=None, **options):
+        """A detector with weights from a MindSpore checkpoint (published or fine-tuned),
+        loaded strictly: a missing or mis-shaped tensor is an error naming it."""
+        labels = options.get("labels")
+        if num_classes is None and labels is not None:
+            num_classes = _label_set(labels, None).num_classes
+        network = create_network("ssd_resnet50", num_classes=num_classes, image_size=image_size)
+        load_weights(network, path)
+        return cls(network, **options)
+
+    def detect(self, image) -> list:
+        """Detections for one image (path, bytes, PIL image or array); raises ImageError
+        for an unreadable input."""
+        result = self.detect_batch([image])[0]
+        if not result.ok:
+            raise ImageError(result.error)
+        return result.detections
+
+    def detect_batch(self, images) -> list:
+        """An `ImageResult` per input, in order. A bad input gets its error and the others
+        are still processed."""
+        results, ready = [], []
+        for image in images:
+            result = ImageResult(source=describe(image))
+            try:
+                tensor, result.image_hw = preprocess(image, self.config)
+                ready.append((result, tensor))
+            except ImageError as error:
+                result.error = str(error)
+            results.append(result)
+        for start in range(0, len(ready), self.batch_size):
+            chunk = ready[start:start + self.batch_size]
+            boxes, scores = self.backend(np.stack([tensor for _, tensor in chunk]))
+            for (result, _), image_boxes, image_scores in zip(chunk, boxes, scores):
+                result.detections = self._detections(image_boxes, image_scores, result.image_hw)
+        return results
+
+    def raw(self, batch: np.ndarray):
+        """Network outputs (boxes, scores) for a pre-processed batch [B, 3, H, W]."""
+        return self.backend(np.ascontiguousarray(batch, dtype=np.float32))
+
+    def _detections(self, boxes, scores, image_hw) -> list:
+        rows = postprocess(boxes, scores, image_hw, self.config, self.score_threshold)
+        return [
+            Detection(box=tuple(row[2:6]), score=float(row[1]), label=int(row[0]),
+                      category_id=self.labels.category_id(int(row[0])), category_name=self.labels.name(int(row[0])))
+            for row in rows
+        ]
+
+
+def _label_set(labels, num_classes) -> LabelSet:
+    if labels is None:
+        if num_classes not in (None, COCO.num_classes):
+            labels = LabelSet.from_names(f"class {k}" for k in range(1, num_classes))
+        else:
+            labels = COCO
+    elif not isinstance(labels, LabelSet):
+        labels = LabelSet.from_names(labels)
+    if num_classes is not None and labels.num_classes != num_classes:
+        raise ValueError(f"{len(labels.names)} labels do not fit a network with {num_classes - 1} object classes")
+    return labels

@@ -1,0 +1,57 @@
+"""Data-parallel set-up for MindSpore's launcher, msrun.
+
+msrun starts one process per worker and tells each its role through the environment
+(`MS_ROLE=MS_WORKER`, `MS_WORKER_NUM`, `MS_NODE_ID`, `RANK_ID`, ...). A worker then joins
+the group with `mindspore.communication.init()`; in DATA_PARALLEL mode with
+`gradients_mean=True` the training step averages gradients across workers, so every worker
+applies the same update and the weights stay identical. Each worker reads its own shard.
+
+    >>> world = setup_data_parallel()       # World(rank=0, size=1) when not launched by msrun
+    >>> dataset = create_train_dataset(..., num_shards=world.shard_count, shard_id=world.shard_id)
+"""
+import os
+from typing import NamedTuple
+
+import mindspore as ms
+
+
+class World(NamedTuple):
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """The worker that writes checkpoints and summaries."""
+        return self.rank == 0
+
+    @property
+    def shard_count(self):
+        return self.size if self.distributed else None
+
+    @property
+    def shard_id(self):
+        return self.rank if self.distributed else None
+
+
+def launched_by_msrun(environ=None) -> bool:
+    """True inside a worker process started by msrun (or its dynamic-cluster equivalent)."""
+    environ = os.environ if environ is None else environ
+    return environ.get("MS_ROLE") == "MS_WORKER" and "MS_WORKER_NUM" in environ
+
+
+def setup_data_parallel(environ=None) -> World:
+    """Join the worker group and switch on data parallelism when msrun launched us."""
+    if not launched_by_msrun(environ):
+        return World()
+    from mindspore.communication import get_group_size, get_rank, init
+
+    init()
+    world = World(rank=get_rank(), size=get_group_size())
+    ms.reset_auto_parallel_context()
+    ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True,
+                                 device_num=world.size)
+    return world

@@ -1,0 +1,81 @@
+"""Optimisation of the original recipe: Momentum with selective weight decay, a warm-up + cosine
+learning-rate schedule, and a training step with a static loss scale and global-norm clipping.
+
+    >>> rates = learning_rates(0.05, steps_per_epoch=100, epochs=60, warmup_epochs=2)
+    >>> optimizer = create_optimizer(network, rates, config)
+    >>> step = TrainStep(SsdWithLoss(network), optimizer, config.loss_scale, config.grad_clip_norm)
+    >>> loss = step(images, loc_targets, labels)
+
+Weight decay applies to convolution kernels only: not to BatchNorm gamma/beta (as the recipe
+says) and not to the heads' biases either (a bias does not scale with the input, so decaying
+it only pulls outputs toward zero; the class heads' biases set the prior score of each class).
+"""
+import math
+
+import numpy as np
+import mindspore as ms
+from mindspore import nn, ops
+
+from .config import SsdConfig
+
+NO_DECAY_LEAVES = ("gamma", "beta", "bias")
+
+
+def learning_rates(base_lr, steps_per_epoch, epochs, warmup_epochs, end_lr=0.0) -> np.ndarray:
+    """Per-step learning rates: linear warm-up to `base_lr`, then a cosine decay to `end_lr`.
+
+    Warm-up step i (0-based) of W gets base_lr * (i + 1) / W, so the first step already moves.
+    """
+    total = int(steps_per_epoch * epochs)
+    if total < 1:
+        raise ValueError(f"no training steps: {steps_per_epoch} steps an epoch x {epochs} epochs")
+    warmup = min(int(steps_per_epoch * warmup_epochs), total)
+    rates = np.empty(total, np.float64)
+    rates[:warmup] = base_lr * np.arange(1, warmup + 1) / max(warmup, 1)
+    decay = total - warmup
+    progress = np.arange(decay) / max(decay, 1)
+    rates[warmup:] = end_lr + 0.5 * (base_lr - end_lr) * (1.0 + np.cos(math.pi * progress))
+    return rates.astype(np.float32)
+
+
+def parameter_groups(network, weight_decay):
+    """Momentum groups: decayed kernels, and the rest (BN gamma/beta, biases) without decay."""
+    decayed, plain = [], []
+    for param in network.trainable_params():
+        (plain if param.name.rsplit(".", 1)[-1] in NO_DECAY_LEAVES else decayed).append(param)
+    return [{"params": decayed, "weight_decay": float(weight_decay)}, {"params": plain, "weight_decay": 0.0},
+            {"order_params": network.trainable_params()}]
+
+
+def create_optimizer(network, rates, config: SsdConfig):
+    """Momentum over the trainable parameters with a per-step learning-rate table."""
+    return nn.Momentum(parameter_groups(network, config.weight_decay), learning_rate=ms.Tensor(rates),
+                       momentum=config.momentum)
+
+
+class TrainStep(nn.TrainOneStepCell):
+    """One optimisation step: scaled loss -> gradients (averaged across data-parallel workers)
+    -> unscaled -> clipped to a global norm -> optimizer. Returns the unscaled loss.
+
+    The scale is static (no overflow check), as in the original recipe; with float32 on CPU it
+    changes nothing numerically but keeps the recipe's arithmetic.
+    """
+
+    def __init__(self, network_with_loss, optimizer, loss_scale=1024.0, clip_norm=1.0):
+        super().__init__(network_with_loss, optimizer, sens=float(loss_scale))
+        self.inverse_scale = 1.0 / float(loss_scale)
+        self.clip_norm = float(clip_norm)
+        self.hyper_map = ops.HyperMap()
+
+    def construct(self, *inputs):
+        loss = self.network(*inputs)
+        sens = ops.fill(loss.dtype, loss.shape, self.sens)
+        grads = self.grad(self.network, self.weights)(*inputs, sens)
+        grads = self.grad_reducer(grads)
+        grads = self.hyper_map(ops.partial(_scale, self.inverse_scale), grads)
+        grads = ops.clip_by_global_norm(grads, self.clip_norm)
+        return ops.depend(loss, self.optimizer(grads))
+
+
+def _scale(factor, grad):
+    return grad * factor

@@ -1,0 +1,114 @@
+"""Network outputs -> detections: per-class score threshold and greedy NMS, vectorised.
+
+The rules are the original evaluation's: classes 1..C-1, score > threshold, boxes scaled to
+the original image in pixels, greedy NMS at IoU 0.6 with the "+1 pixel" area convention,
+at most 100 detections a class.
+
+Greedy NMS keeps box i iff no earlier-kept box (higher score) overlaps it above the threshold.
+Instead of a Python loop over boxes, the decision for all classes at once is the fixed point
+of `keep = not any(keep[j] and overlap[j, i] for j < i)`, reached in as many matrix steps as
+the longest suppression chain. Only the best `candidates` boxes of a class are examined: the
+first k kept among them are exactly the first k kept overall, so the window grows only when
+a class has not yet reached its limit and has boxes left.
+"""
+import numpy as np
+
+from .config import DEFAULT_CONFIG, SsdConfig
+
+
+def pairwise_overlap(boxes: np.ndarray) -> np.ndarray:
+    """IoU of [..., K, 4] (y1, x1, y2, x2) pixel boxes with each other, +1 pixel areas."""
+    y1, x1, y2, x2 = (boxes[..., i] for i in range(4))
+    area = (x2 - x1 + 1) * (y2 - y1 + 1)
+    inter_h = np.maximum(0.0, np.minimum(y2[..., :, None], y2[..., None, :])
+                         - np.maximum(y1[..., :, None], y1[..., None, :]) + 1)
+    inter_w = np.maximum(0.0, np.minimum(x2[..., :, None], x2[..., None, :])
+                         - np.maximum(x1[..., :, None], x1[..., None, :]) + 1)
+    inter = inter_h * inter_w
+    return inter / (area[..., :, None] + area[..., None, :] - inter)
+
+
+def greedy_keep(boxes: np.ndarray, valid: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """[G, K, 4] boxes sorted by score, [G, K] valid -> [G, K] kept by greedy NMS."""
+    count = boxes.shape[1]
+    earlier = np.triu(np.ones((count, count), dtype=bool), k=1)  # only earlier boxes suppress
+    suppresses = ((pairwise_overlap(boxes) > iou_threshold) & earlier & valid[:, :, None]).astype(np.float32)
+    keep = valid.copy()
+    while True:
+        hits = np.matmul(keep[:, None, :].astype(np.float32), suppresses)[:, 0, :]
+        new_keep = valid & (hits == 0)
+        if np.array_equal(new_keep, keep):
+            return keep
+        keep = new_keep
+
+
+def class_nms(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, iou_threshold: float,
+              max_per_class: int, candidates: int = 256):
+    """Pixel boxes [N, 4] and scores [N, G] -> (box index, class column, score) arrays.
+
+    Results come class by class, best first within a class. Classes are batched by how many
+    boxes pass the threshold (windows of powers of two), so one busy class does not make
+    every other class pay for a large window.
+    """
+    num_boxes = scores.shape[0]
+    passing = (scores > score_threshold).sum(axis=0)
+    window = np.minimum(_next_power_of_two(passing), _next_power_of_two(max(candidates, max_per_class)))
+    window = np.minimum(window, num_boxes)
+    found = []
+    pending = np.flatnonzero(passing)
+    while pending.size:
+        size = window[pending].min()
+        groups = pending[window[pending] == size]
+        order = _top_indices(scores[:, groups], size)  # [g, size], best first
+        top_scores = np.take_along_axis(scores[:, groups].T, order, axis=1)
+        keep = greedy_keep(boxes[order], top_scores > score_threshold, iou_threshold)
+        kept = np.cumsum(keep, axis=1)
+        done = (kept[:, -1] >= max_per_class) | (passing[groups] <= size)
+        keep &= (kept <= max_per_class) & done[:, None]
+        row, slot = np.nonzero(keep)
+        found.append((order[row, slot], groups[row], top_scores[row, slot]))
+        window[groups[~done]] = min(num_boxes, size * 2)
+        pending = np.setdiff1d(pending, groups[done])
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, scores.dtype)
+    index, group, score = (np.concatenate(parts) for parts in zip(*found))
+    by_class = np.argsort(group, kind="stable")
+    return index[by_class], group[by_class], score[by_class]
+
+
+def _next_power_of_two(counts):
+    return np.left_shift(1, np.ceil(np.log2(np.maximum(counts, 16))).astype(np.int64))
+
+
+def _top_indices(scores: np.ndarray, count: int) -> np.ndarray:
+    """Per column of [N, G], the indices of the `count` best scores, best first (stable)."""
+    columns = scores.T
+    if count < columns.shape[1]:
+        part = np.argpartition(-columns, count - 1, axis=1)[:, :count]
+        part.sort(axis=1)  # keep index order among equal scores
+        rank = np.argsort(-np.take_along_axis(columns, part, axis=1), axis=1, kind="stable")
+        return np.take_along_axis(part, rank, axis=1)
+    return np.argsort(-columns, axis=1, kind="stable")
+
+
+def postprocess(boxes: np.ndarray, scores: np.ndarray, image_hw, config: SsdConfig = DEFAULT_CONFIG,
+                score_threshold=None):
+    """Decoded boxes [N, 4] (normalised y1, x1, y2, x2) and scores [N, C] of one image ->
+    detections [M, 6] float64 rows [label, score, x, y, w, h] in pixels of the original image.
+    """
+    threshold = config.score_threshold if score_threshold is None else float(score_threshold)
+    height, width = image_hw
+    pixel_boxes = boxes.astype(np.float64) * np.array([height, width, height, width], np.float64)
+    candidates = np.flatnonzero((scores[:, 1:] > threshold).any(axis=1))  # usually a small share
+    pixel_boxes, foreground = pixel_boxes[candidates], scores[candidates, 1:]
+    index, column, kept_scores = class_nms(pixel_boxes, foreground, threshold, config.nms_iou_threshold,
+                                           config.max_detections_per_class)
+    kept = pixel_boxes[index]
+    return np.column_stack([
+        column + 1.0,
+        kept_scores.astype(np.float64),
+        kept[:, 1],
+        kept[:, 0],
+        kept[:, 3] - kept[:, 1],
+        kept[:, 2] - kept[:, 0],
+    ])

@@ -1,0 +1,420 @@
+"""The validator: every rule on a broken copy of one valid file, the CLI, and the optional checks."""
+
+import dataclasses
+import http.server
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import pytest
+
+from mindspore_hub import validate
+from mindspore_hub.metadata import parse_text
+from mindspore_hub.validate import Problem, main, validate_file, validate_paths
+
+REPO = Path(__file__).resolve().parents[2]
+RES = REPO / "mshub_res"
+PROJECT_MD = RES / "assets" / "mindspore" / "ascend" / "1.3" / "ssdresnet50_v1.3_coco2017.md"
+R13_PATH = "assets/mindspore/ascend/1.3/tinynet_v1.3_coco2017.md"
+CURRENT_PATH = "assets/mindspore/1.9/tinynet_coco2017.md"
+SHA = "ab" * 32
+
+VALID = f"""\
+# tinynet
+
+---
+
+model-name: tiny_net
+
+backbone-name: tiny_net
+
+module-type: cv-object_detection
+
+fine-tunable: True
+
+input-shape: [640, 640, 3]
+
+model-version: v1.3
+
+train-dataset: coco2017
+
+accuracy: 32.7
+
+author: MindSpore team
+
+update-time: 2021-09-27
+
+repo-link: <https://example.org/models/tiny_net>
+
+user-id: MindSpore
+
+used-for: inference/transfer-learning
+
+train-backend: ascend
+
+infer-backend: ascend/gpu
+
+mindspore-version: v1.3
+
+asset:
+
+-
+    file-format: ckpt
+    asset-link: <https://example.org/files/tiny_net.ckpt>
+    asset-sha256: {SHA}
+
+license: Apache2.0
+
+summary: tiny_net is used for cv
+
+---
+
+## Introduction
+
+A file whose body has lines made of dashes:
+
+---
+--- still body
+"""
+
+ASSET = f"""\
+-
+    file-format: ckpt
+    asset-link: <https://example.org/files/tiny_net.ckpt>
+    asset-sha256: {SHA}
+"""
+
+
+def edit(old: str, new: str, text: str = VALID) -> str:
+    """`text` with `old` replaced once; `old` must be there, so a fixture cannot silently stop applying."""
+    assert text.count(old) == 1, old
+    return text.replace(old, new)
+
+
+def line_of(text: str, start: str, nth: int = 1) -> int:
+    """1-based line of the `nth` line of `text` that starts with `start` (after indentation)."""
+    numbers = [number for number, line in enumerate(text.splitlines(), 1) if line.strip().startswith(start)]
+    return numbers[nth - 1]
+
+
+def write(tmp_path: Path, text: str, relative: str = R13_PATH) -> Path:
+    path = tmp_path / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def errors(problems):
+    return [problem for problem in problems if problem.severity == "error"]
+
+
+def test_project_metadata_is_valid_without_warnings():
+    assert validate_paths([RES]) == []
+    assert len(validate.find_markdown([RES])) == 2
+
+
+def test_valid_fixture_has_no_problem(tmp_path):
+    assert validate_file(write(tmp_path, VALID)) == []
+
+
+def test_current_layout_does_not_require_r13_fields(tmp_path):
+    text = edit("input-shape: [640, 640, 3]\n", "")
+    text = edit("infer-backend: ascend/gpu\n", "", text)
+    text = edit("mindspore-version: v1.3", "mindspore-version: 1.9", text)
+    assert validate_file(write(tmp_path, text, CURRENT_PATH)) == []
+    r13 = errors(validate_file(write(tmp_path, edit("mindspore-version: 1.9", "mindspore-version: v1.3", text))))
+    assert {(problem.field, problem.line) for problem in r13} == {("input-shape", 3), ("infer-backend", 3)}
+
+
+# (id, old, new, field, the start of the line the problem must point at, which occurrence)
+BROKEN = [
+    ("missing-r13-field", "input-shape: [640, 640, 3]\n", "", "input-shape", "---", 1),
+    ("missing-field", "license: Apache2.0\n", "", "license", "---", 1),
+    ("empty-field", "author: MindSpore team", "author:", "author", "author:", 1),
+    ("text-field", "train-dataset: coco2017", "train-dataset: [coco]", "train-dataset", "train-dataset:", 1),
+    ("module-type", "module-type: cv-object_detection", "module-type: vision", "module-type", "module-type:", 1),
+    ("module-type-dashes", "module-type: cv-object_detection", "module-type: cv-object-detection",
+     "module-type", "module-type:", 1),
+    ("used-for", "used-for: inference/transfer-learning", "used-for: inference/training", "used-for",
+     "used-for:", 1),
+    ("train-backend", "train-backend: ascend", "train-backend: ascend/tpu", "train-backend", "train-backend:", 1),
+    ("infer-backend", "infer-backend: ascend/gpu", "infer-backend: npu", "infer-backend", "infer-backend:", 1),
+    ("boolean", "fine-tunable: True", "fine-tunable: perhaps", "fine-tunable", "fine-tunable:", 1),
+    ("quoted-boolean", "fine-tunable: True", "fine-tunable: 'True'", "fine-tunable", "fine-tunable:", 1),
+    ("version", "model-version: v1.3", "model-version: latest", "model-version", "model-version:", 1),
+    ("date", "update-time: 2021-09-27", "update-time: 27/09/2021", "update-time", "update-time:", 1),
+    ("accuracy", "accuracy: 32.7", "accuracy: good", "accuracy", "accuracy:", 1),
+    ("input-shape", "input-shape: [640, 640, 3]", "input-shape: 640x640", "input-shape", "input-shape:", 1),
+    ("repo-link-http", "<https://example.org/models/tiny_net>", "<http://example.org/models/tiny_net>",
+     "repo-link", "repo-link:", 1),
+    ("asset-link-relative", "<https://example.org/files/tiny_net.ckpt>", "files/tiny_net.ckpt",
+     "asset-link", "asset-link:", 1),
+    ("sha256-short", f"asset-sha256: {SHA}", "asset-sha256: f4208754", "asset-sha256", "asset-sha256:", 1),
+    ("sha256-not-hex", f"asset-sha256: {SHA}", f"asset-sha256: {SHA[:-1]}g", "asset-sha256",
+     "asset-sha256:", 1),
+    ("sha256-missing", f"    asset-sha256: {SHA}\n", "", "asset-sha256", "file-format:", 1),
+    ("file-format", "file-format: ckpt", "file-format: pth", "file-format", "file-format:", 1),
+    ("extension", "file-format: ckpt", "file-format: mindir", "asset-link", "asset-link:", 1),
+    ("no-assets", "asset:\n\n" + ASSET, "asset: []\n", "asset", "asset:", 1),
+    ("duplicate-asset", ASSET, ASSET + ASSET, "asset-link", "asset-link:", 2),
+    ("publisher", "user-id: MindSpore", "user-id: SomeoneElse", "user-id", "user-id:", 1),
+    ("backend", "train-backend: ascend", "train-backend: gpu", "train-backend", "train-backend:", 1),
+    ("path-version", "mindspore-version: v1.3", "mindspore-version: v1.2", "mindspore-version",
+     "mindspore-version:", 1),
+    ("title", "# tinynet\n", "", "title", "", 1),
+    ("yaml", "summary: tiny_net is used for cv", "summary: tiny_net: used for cv", "front-matter",
+     "summary:", 1),
+    ("not-a-list", ASSET, "    tiny_net.ckpt\n", "asset", "asset:", 1),
+]
+
+
+@pytest.mark.parametrize("old, new, field, start, nth", [case[1:] for case in BROKEN],
+                         ids=[case[0] for case in BROKEN])
+def test_each_broken_variant_fails_at_its_field_and_line(tmp_path, old, new, field, start, nth):
+    text = edit(old, new)
+    path = write(tmp_path, text)
+    line = line_of(text, start, nth) if start else 1
+    found = errors(validate_file(path))
+    assert (field, line) in {(problem.field, problem.line) for problem in found}, [str(p) for p in found]
+    assert any(str(problem).startswith(f"{path}:{line}: {field}: ") for problem in found)
+    assert main([str(path)]) == 1
+
+
+def test_unknown_fields_are_only_warnings(tmp_path):
+    text = edit("license: Apache2.0", "license: Apache2.0\n\ncolour: blue")
+    text = edit("    file-format: ckpt", "    file-format: ckpt\n    mirror: none", text)
+    path = write(tmp_path, text)
+    problems = validate_file(path)
+    assert {(p.field, p.line, p.severity) for p in problems} == {
+        ("colour", line_of(text, "colour:"), "warning"), ("mirror", line_of(text, "mirror:"), "warning")}
+    assert str(problems[0]).startswith(f"{path}:{problems[0].line}: mirror: warning: ")
+    assert main([str(path)]) == 0
+
+
+def test_version_1_10_stays_1_10(tmp_path):
+    text = edit("mindspore-version: v1.3", "mindspore-version: 1.10")
+    assert validate_file(write(tmp_path, text, "assets/mindspore/ascend/1.10/tinynet.md")) == []
+    assert errors(validate_file(write(tmp_path, text, "assets/mindspore/ascend/1.1/tinynet.md")))
+
+
+def test_files_outside_the_assets_layout_get_a_path_warning(tmp_path):
+    problems = validate_file(write(tmp_path, VALID, "tinynet.md"))
+    assert [(p.field, p.severity) for p in problems] == [("path", "warning")]
+
+
+def test_directories_are_searched_and_readmes_skipped(tmp_path):
+    write(tmp_path, VALID)
+    broken = write(tmp_path, edit("module-type: cv-object_detection", "module-type: vision"),
+                   "assets/mindspore/ascend/1.3/other.md")
+    (tmp_path / "assets" / "README.md").write_text("# Assets\n\nNo front matter here.\n")
+    (tmp_path / "assets" / "mindspore" / "notes.txt").write_text("not markdown\n")
+    assert len(validate.find_markdown([tmp_path])) == 2
+    problems = validate_paths([tmp_path])
+    assert [(Path(p.path).name, p.field) for p in problems] == [(broken.name, "module-type")]
+
+
+def test_exit_codes(tmp_path, capsys):
+    valid = write(tmp_path, VALID)
+    broken = write(tmp_path, edit("fine-tunable: True", "fine-tunable: 3"), "assets/mindspore/ascend/1.3/b.md")
+    assert main([str(valid)]) == 0
+    assert main([str(valid), str(broken)]) == 1
+    assert main([str(valid), str(tmp_path / "missing.md")]) == 2
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty")]) == 2
+    with pytest.raises(SystemExit) as caught:
+        main([])
+    assert caught.value.code == 2
+    with pytest.raises(SystemExit) as caught:
+        main([str(valid), "--format", "xml"])
+    assert caught.value.code == 2
+    capsys.readouterr()
+
+
+def test_text_output_is_one_line_a_problem_plus_a_summary(tmp_path, capsys):
+    broken = write(tmp_path, edit("user-id: MindSpore", "user-id: Other"))
+    assert main([str(broken)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"{broken}:{line_of(VALID, 'user-id:')}: user-id: 'Other' does not match the publisher "
+                   "directory 'mindspore'", "1 file(s) checked: 1 error(s), 0 warning(s)"]
+
+
+def test_json_output_parses(tmp_path, capsys):
+    valid = write(tmp_path, VALID)
+    broken = write(tmp_path, edit("used-for: inference/transfer-learning", "used-for: x"),
+                   "assets/mindspore/ascend/1.3/b.md")
+    assert main(["--format", "json", str(valid), str(broken)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"] == {"files": 2, "errors": 1, "warnings": 0, "ok": False}
+    assert report["problems"] == [{"path": str(broken), "line": line_of(VALID, "used-for:"),
+                                   "field": "used-for", "message": report["problems"][0]["message"],
+                                   "severity": "error"}]
+    assert Problem(**report["problems"][0]).field == "used-for"
+
+
+def run_module(*args):
+    return subprocess.run([sys.executable, "-m", "mindspore_hub.validate", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_python_dash_m_validates_the_project():
+    result = run_module(str(RES))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 file(s) checked: 0 error(s)" in result.stdout
+
+
+def test_python_dash_m_fails_on_a_broken_file(tmp_path):
+    path = write(tmp_path, edit(f"asset-sha256: {SHA}", "asset-sha256: f4208754"))
+    result = run_module(str(path), "--format", "json")
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["problems"][0]["field"] == "asset-sha256"
+
+
+def mshub_command():
+    script = shutil.which("mshub") or shutil.which("mshub", path=str(Path(sys.executable).parent))
+    if script is None or importlib.util.find_spec("mindspore_hub.cli") is None:
+        pytest.skip("the mshub console script (mindspore_hub.cli) is not installed")
+    return script
+
+
+def test_mshub_validate_command(tmp_path):
+    script = mshub_command()
+    ok = subprocess.run([script, "validate", str(RES)], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    broken = write(tmp_path, edit("module-type: cv-object_detection", "module-type: vision"))
+    failed = subprocess.run([script, "validate", "--format", "json", str(broken)],
+                            capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 1
+    assert json.loads(failed.stdout)["summary"]["errors"] == 1
+    missing = subprocess.run([script, "validate", str(tmp_path / "nothing.md")],
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """/ok -> 200, /moved -> 302 to /ok, /nohead -> 405 to HEAD but 200 to GET, else 404."""
+
+    def do_HEAD(self):
+        if self.path == "/moved":
+            self.send_response(302)
+            self.send_header("Location", "/ok")
+        else:
+            self.send_response({"/ok": 200, "/nohead": 405}.get(self.path, 404))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self):
+        self.send_response(200 if self.path in ("/ok", "/nohead") else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_check_links_reports_links_that_do_not_answer_2xx_or_3xx(server):
+    text = edit("<https://example.org/models/tiny_net>", f"<{server}/moved>")
+    text = edit(ASSET, ASSET.replace("https://example.org/files/tiny_net.ckpt", f"{server}/nohead")
+                + ASSET.replace("https://example.org/files/tiny_net.ckpt", f"{server}/missing.ckpt"), text)
+    problems = validate.link_problems(parse_text(text), "m.md", timeout=5)
+    assert [(p.field, p.line) for p in problems] == [("asset-link", line_of(text, "asset-link:", 2))]
+    assert "HTTP 404" in problems[0].message
+
+
+def test_check_links_reports_unreachable_hosts():
+    text = edit("<https://example.org/models/tiny_net>", "<http://127.0.0.1:9/closed>")
+    info = dataclasses.replace(parse_text(text), assets=())
+    problems = validate.link_problems(info, "m.md", timeout=2)
+    assert [(p.field, p.line) for p in problems] == [("repo-link", line_of(text, "repo-link:"))]
+    assert "cannot reach" in problems[0].message
+
+
+def test_no_network_without_check_links(tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("the validator used the network without --check-links")
+
+    monkeypatch.setattr(validate, "_head", no_network)
+    assert main([str(write(tmp_path, VALID))]) == 0
+
+
+TINY_ENTRY = """\
+def create_network(name, *args, **kwargs):
+    if name != "tiny_net":
+        raise ValueError(f"unknown network {name}")
+    return object()
+"""
+
+
+@pytest.fixture
+def tiny_entry(tmp_path, monkeypatch):
+    """Entries 'tiny_net' and 'broken_net' backed by a module written here; nothing else is installed."""
+    (tmp_path / "tiny_hub_entry.py").write_text(TINY_ENTRY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tiny_hub_entry", raising=False)
+
+    def find_entry(name):
+        if name in ("tiny_net", "broken_net"):
+            return EntryPoint(name=name, value="tiny_hub_entry:create_network", group=validate.ENTRY_GROUP)
+        return None
+
+    monkeypatch.setattr(validate, "find_entry", find_entry)
+
+
+def test_check_entry_accepts_a_network_its_entry_builds(tmp_path, tiny_entry):
+    path = write(tmp_path, VALID)
+    assert validate_file(path, check_entry=True) == []
+    assert main(["--check-entry", str(path)]) == 0
+
+
+@pytest.mark.parametrize("name, words", [("broken_net", "ValueError: unknown network broken_net"),
+                                         ("absent_net", "no entry point 'absent_net'")])
+def test_check_entry_reports_entries_that_fail_or_are_missing(tmp_path, tiny_entry, name, words):
+    text = edit("model-name: tiny_net", f"model-name: {name}")
+    path = write(tmp_path, text)
+    assert validate_file(path) == []
+    problems = validate_file(path, check_entry=True)
+    assert [(p.field, p.line) for p in problems] == [("model-name", line_of(text, "model-name:"))]
+    assert words in problems[0].message
+    assert main(["--check-entry", str(path)]) == 1
+
+
+def test_real_entry_builds_the_project_network():
+    try:
+        import ssd_resnet50.model  # noqa: F401
+    except ImportError as error:
+        pytest.skip(f"ssd_resnet50.model is not importable yet: {error}")
+    assert validate.find_entry("ssd_resnet50") is not None, "entry point not registered: reinstall with pip -e"
+    assert validate_file(PROJECT_MD, check_entry=True) == []
+
+
+def test_find_entry_returns_none_for_unknown_names():
+    assert validate.find_entry("no_such_network_anywhere") is None
+
+
+def test_check_links_option_asks_every_link(tmp_path, monkeypatch, capsys):
+    asked = []
+
+    def head(url, timeout):
+        asked.append((url, timeout))
+        return 404 if url.endswith(".ckpt") else 200
+
+    monkeypatch.setattr(validate, "_head", head)
+    path = write(tmp_path, VALID)
+    assert main(["--check-links", "--timeout", "3", str(path)]) == 1
+    assert asked == [("https://example.org/models/tiny_net", 3.0), ("https://example.org/files/tiny_net.ckpt", 3.0)]
+    assert f"{path}:{line_of(VALID, 'asset-link:')}: asset-link: " in capsys.readouterr().out

@@ -1,0 +1,35 @@
+"""Fixtures for the model-zoo entry: fixture weights as a network and as a checkpoint file."""
+import pytest
+
+from ssd_resnet50.checkpoint import load_weights
+from ssd_resnet50.model import create_network
+
+
+@pytest.fixture(scope="session")
+def fixture_params(fixture_weights_module):
+    """Seed-0 stand-in weights: {name: float32 array} in the published layout."""
+    return fixture_weights_module.weights(0)
+
+
+@pytest.fixture(scope="session")
+def fixture_checkpoint(fixture_weights_module, tmp_path_factory):
+    """The seed-0 weights saved as a MindSpore checkpoint (inference layout, 355 tensors)."""
+    path = tmp_path_factory.mktemp("weights") / "fixture_seed0.ckpt"
+    fixture_weights_module.save_checkpoint(str(path), 0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def fixture_network(fixture_checkpoint):
+    """The inference network with seed-0 weights, in inference mode."""
+    network = create_network("ssd_resnet50")
+    load_weights(network, fixture_checkpoint)
+    network.set_train(False)
+    return network
+
+
+@pytest.fixture(scope="session")
+def fixture_detector(fixture_network):
+    from ssd_resnet50.detector import Detector
+
+    return Detector(fixture_network, backend="mindspore")

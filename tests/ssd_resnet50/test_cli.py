@@ -1,0 +1,52 @@
+"""`ssd-resnet50 detect`: a picture and a COCO JSON for real photos; bad files reported by name."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from PIL import Image
+
+from ssd_resnet50.cli import main
+from tests.shared_files import shared_path
+
+
+def test_detect_writes_png_and_json(fixture_checkpoint, tmp_path, capsys):
+    photo = shared_path("data", "coco_val2017_sample", "000000439180.jpg")
+    out = tmp_path / "out"
+    status = main(["detect", str(photo), "--weights", str(fixture_checkpoint), "--out", str(out),
+                   "--score-threshold", "0.6", "--backend", "mindspore"])
+    assert status == 0
+    picture = Image.open(out / "000000439180.png")
+    assert picture.size == (640, 360)
+    results = json.loads((out / "detections.json").read_text())
+    assert results and all(r["image_id"] == 439180 and r["score"] > 0.6 for r in results)
+    assert {"category_id", "bbox", "category_name"} <= set(results[0])
+    assert "000000439180.jpg" in capsys.readouterr().out
+
+
+def test_corrupt_image_is_named_and_others_still_processed(fixture_checkpoint, tmp_path, capsys):
+    photo = shared_path("data", "coco_val2017_sample", "000000142238.jpg")
+    corrupt = tmp_path / "broken.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    out = tmp_path / "out"
+    status = main(["detect", str(corrupt), str(photo), "--weights", str(fixture_checkpoint),
+                   "--out", str(out), "--score-threshold", "0.6", "--backend", "mindspore"])
+    assert status != 0
+    captured = capsys.readouterr()
+    assert "broken.jpg" in captured.err and "not a readable image" in captured.err
+    assert (out / "000000142238.png").exists()
+    assert not (out / "broken.png").exists()
+
+
+def test_missing_weights_file_is_a_clear_error(tmp_path, capsys):
+    status = main(["detect", "x.jpg", "--weights", str(tmp_path / "nope.ckpt"), "--backend", "mindspore"])
+    assert status == 1
+    assert "nope.ckpt" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    script = shutil.which("ssd-resnet50", path=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    assert script, "the ssd-resnet50 console script is not installed (pip install .)"
+    result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "detect" in result.stdout

@@ -1,0 +1,97 @@
+"""The user API: any image kind, batches, bad inputs, labels."""
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ssd_resnet50.categories import COCO
+from ssd_resnet50.detector import Detection, Detector
+from ssd_resnet50.preprocess import ImageError, load_rgb
+from tests.shared_files import shared_path
+
+
+@pytest.fixture(scope="module")
+def photos():
+    folder = shared_path("data", "coco_val2017_sample")
+    return [folder / "000000439180.jpg", folder / "000000142238.jpg"]
+
+
+def rows(detections):
+    return np.array([[d.label, d.score, *d.box] for d in detections]).reshape(-1, 6)
+
+
+def assert_same(a, b, atol=1e-4):
+    a, b = rows(a), rows(b)
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=0, atol=atol)
+
+
+def test_detections_carry_coco_ids_and_names(fixture_detector, photos):
+    detections = fixture_detector.detect(photos[0])
+    assert detections and all(isinstance(d, Detection) for d in detections)
+    for det in detections[:50]:
+        assert det.category_id == COCO.ids[det.label - 1]
+        assert det.category_name == COCO.names[det.label - 1]
+        x, y, w, h = det.box
+        assert 0 <= x <= x + w <= 640 and 0 <= y <= y + h <= 360
+    entry = detections[0].to_coco(439180)
+    assert set(entry) == {"image_id", "category_id", "bbox", "score"}
+
+
+def test_mixed_size_batch_equals_one_at_a_time(fixture_network, photos):
+    detector = Detector(fixture_network, backend="mindspore", score_threshold=0.5, batch_size=3)
+    rng = np.random.default_rng(0)
+    images = [photos[0], photos[1], (rng.uniform(0, 255, (123, 321, 3))).astype(np.uint8)]
+    batched = detector.detect_batch(images)
+    for image, result in zip(images, batched):
+        assert result.ok
+        assert_same(result.detections, detector.detect(image))
+
+
+def test_image_kinds_agree(fixture_network, photos):
+    detector = Detector(fixture_network, backend="mindspore", score_threshold=0.5)
+    rgb = load_rgb(photos[0])
+    expected = detector.detect(rgb)
+    assert expected
+    assert_same(detector.detect(Image.fromarray(rgb)), expected)
+    assert_same(detector.detect(str(photos[0])), expected)
+    png = io.BytesIO()
+    Image.fromarray(rgb).save(png, format="PNG")
+    assert_same(detector.detect(png.getvalue()), expected)
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 77, np.uint8)])
+    assert_same(detector.detect(rgba), expected)
+    assert_same(detector.detect(rgb.astype(np.uint16) * 257), expected)  # 16-bit, same picture
+
+    gray = rgb[:, :, 1]
+    as_rgb = detector.detect(np.repeat(gray[:, :, None], 3, axis=2))
+    assert_same(detector.detect(gray), as_rgb)
+    assert_same(detector.detect(Image.fromarray(gray, mode="L")), as_rgb)
+
+
+def test_bad_inputs_are_named_and_do_not_spoil_the_batch(fixture_detector, photos, tmp_path):
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(photos[0].read_bytes()[:200])
+    missing = tmp_path / "missing.jpg"
+    results = fixture_detector.detect_batch([photos[0], corrupt, missing, np.zeros((4, 4, 7))])
+    assert [r.ok for r in results] == [True, False, False, False]
+    assert "corrupt.jpg" in results[1].error and "missing.jpg" in results[2].error
+    assert "shape" in results[3].error
+    assert_same(results[0].detections, fixture_detector.detect(photos[0]))
+    with pytest.raises(ImageError, match="corrupt.jpg"):
+        fixture_detector.detect(corrupt)
+
+
+def test_custom_labels_need_the_matching_class_count(fixture_network, fixture_checkpoint):
+    with pytest.raises(ValueError, match="2 labels do not fit a network with 80 object classes"):
+        Detector(fixture_network, labels=["cat", "dog"], backend="mindspore")
+    # Two labels make a 3-class network, which the 81-class checkpoint does not fit: named.
+    with pytest.raises(ValueError, match=r"multi_cls_layers\.0\.3\.weight: checkpoint \(486, 512, 1, 1\)"):
+        Detector.from_checkpoint(fixture_checkpoint, labels=["cat", "dog"], backend="mindspore")
+
+
+def test_rejects_the_training_network():
+    from ssd_resnet50.model import create_network
+
+    with pytest.raises(TypeError, match="inference network"):
+        Detector(create_network(is_training=True), backend="mindspore")
