@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,10 +28,12 @@ from pathlib import Path
 
 import filelock
 
-from . import download, hashes, manage, names, settings
-from .errors import ChecksumError, LockTimeoutError, OfflineError
+from . import hashes, manage, names, settings
+from .download import fetch_file
+from .errors import HubError, LockTimeoutError, OfflineError
 
 MARKER = ".verified"
+_SHA256_NAME = re.compile(r"[0-9a-f]{64}")
 PART = ".part"
 
 
@@ -56,21 +59,21 @@ def is_verified(path: Path, sha256: str) -> bool:
 
 
 @contextmanager
-def locked(sha256: str):
-    """Hold the cross-process lock for one asset.
+def locked(key: str):
+    """Hold the cross-process lock named `key` (an asset's sha256, or another cache entry's key).
 
     It is an OS-level lock (flock), so the kernel releases it when its holder dies, even by
     SIGKILL; the next process then takes it and resumes the kept ``.part`` file.
     """
     locks = root() / "locks"
     locks.mkdir(parents=True, exist_ok=True)
-    path = locks / f"{sha256}.lock"
+    path = locks / f"{names.safe_component(key, 'lock name')}.lock"
     lock = filelock.FileLock(path, timeout=settings.lock_timeout())
     try:
         lock.acquire()
     except filelock.Timeout:
         raise LockTimeoutError(
-            f"another process has been downloading {sha256[:12]}... for over {settings.lock_timeout():.0f} s "
+            f"another process has been downloading {key[:16]}... for over {settings.lock_timeout():.0f} s "
             f"(lock {path}); wait for it, or raise {settings.LOCK_TIMEOUT}") from None
     try:
         yield
@@ -84,26 +87,25 @@ def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str
     sha256 = path.parent.name
     if not force and is_verified(path, sha256):
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with locked(sha256):
+    if settings.offline() and (force or not path.exists()):
+        raise _offline(path)
+    with locked(sha256):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
             if force:
                 _remove_files(path)
             elif is_verified(path, sha256):
                 return path  # another process finished it while we waited
-            elif path.exists():
-                if verify(path, sha256):
-                    return path
+            elif path.exists() and verify(path, sha256):
+                return path
             if settings.offline():
-                raise OfflineError(
-                    f"offline ({settings.OFFLINE}=1) and {file_name} (sha256 {sha256}) is not in the cache "
-                    f"at {path}; run `mshub download` for it while online, or unset {settings.OFFLINE}")
-            download.fetch_file(url, path, sha256, label=label)
+                raise _offline(path)
+            fetch_file(url, path, sha256, label=label)
             _mark(path, sha256)
             return path
-    except ChecksumError:
-        _prune(path.parent)
-        raise
+        except BaseException:
+            _prune(path.parent)  # only if empty: a resumable .part stays
+            raise
 
 
 def verify(path: str | os.PathLike[str], sha256: str | None = None) -> bool:
@@ -112,6 +114,8 @@ def verify(path: str | os.PathLike[str], sha256: str | None = None) -> bool:
     `sha256` defaults to the name of the asset's directory (``assets/<sha256>/``).
     """
     path = Path(path)
+    if sha256 is None and not _SHA256_NAME.fullmatch(path.parent.name):
+        raise HubError(f"{path} is not a checkpoint in the cache (assets/<sha256>/<file>); name the model instead")
     sha256 = names.check_sha256(sha256 or path.parent.name)
     if hashes.file_sha256(path) == sha256:
         _mark(path, sha256)
@@ -154,6 +158,12 @@ def remove(sha256: str) -> bool:
     with locked(sha256):
         shutil.rmtree(folder, ignore_errors=True)
     return True
+
+
+def _offline(path: Path) -> OfflineError:
+    return OfflineError(
+        f"offline ({settings.OFFLINE}=1) and {path.name} (sha256 {path.parent.name}) is not in the cache "
+        f"at {path}; run `mshub download` for it while online, or unset {settings.OFFLINE}")
 
 
 def _mark(path: Path, sha256: str) -> None:

@@ -105,7 +105,8 @@ def _remote_entry(info, trust_repo: bool | None, force_reload: bool) -> Entry:
         if settings.offline():
             raise OfflineError(f"offline ({settings.OFFLINE}=1) and the code of {info.model_name!r} "
                                f"({info.repo_link}) is not in the cache at {dest}")
-        commit = repo.fetch_folder(link, dest)
+        with cache.locked(f"code-{key}"):
+            commit = repo.fetch_folder(link, dest)
         _forget_modules(dest)
     if not any((dest / file).is_file() for file in ENTRY_FILES):
         raise HubError(f"{info.repo_link} (commit {commit}) has no {' or '.join(ENTRY_FILES)}")
@@ -113,7 +114,7 @@ def _remote_entry(info, trust_repo: bool | None, force_reload: bool) -> Entry:
 
 
 def _package_name(folder: Path) -> str:
-    return f"{PRIVATE}.e{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}"
+    return f"{PRIVATE}.e{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]}"
 
 
 def _forget_modules(folder: Path) -> None:

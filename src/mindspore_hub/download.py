@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import requests
+import urllib3
 from tqdm import tqdm
 
 from . import hashes, settings, urls
@@ -39,7 +40,8 @@ BACKOFF = 0.5      # seconds before the first retry without progress; doubles ea
 MAX_WAIT = 60.0    # cap on any single wait, Retry-After included
 MAX_REDIRECTS = 10
 TEXT_LIMIT = 1 << 20
-_TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+_TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                     urllib3.exceptions.HTTPError)
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 
@@ -70,6 +72,7 @@ def fetch_file(url: str, dest: str | os.PathLike[str], sha256: str, label: str |
             _retrying(url, lambda: _transfer(session, url, part, bar))
     finally:
         bar.close()
+        part.hasher.close()
     actual = part.hasher.hexdigest()
     if actual != sha256:
         size, hint = part.size, _html_hint(part)
@@ -92,12 +95,12 @@ def fetch_bytes(url: str, what: str = "URL", limit: int = TEXT_LIMIT) -> bytes:
                     raise _Transient(f"HTTP {response.status_code}", _retry_after(response))
                 if response.status_code != 200:
                     raise DownloadError(f"HTTP {response.status_code} {response.reason} for {what} {url}")
-                body = b""
+                body = bytearray()
                 for chunk in response.iter_content(64 * 1024):
                     body += chunk
                     if len(body) > limit:
                         raise DownloadError(f"{what} {url} is larger than {limit} bytes; refusing it")
-                return body
+                return bytes(body)
         except _TRANSIENT_ERRORS as error:
             raise _Transient(_describe(error)) from error
 
@@ -120,7 +123,9 @@ def _retrying(url: str, attempt):
             failures = 0 if error.progressed else failures + 1
             if failures > settings.retries():
                 raise DownloadError(
-                    f"giving up on {url} after {failures} attempt(s) without progress: {error.reason}"
+                    f"giving up on {url} after {failures} attempt(s) without progress: {error.reason}\n"
+                    f"Check the network and proxy ({settings.TIMEOUT}, {settings.RETRIES}, HTTPS_PROXY), "
+                    f"use a mirror ({settings.MIRRORS}), or work from the cache ({settings.OFFLINE}=1)."
                 ) from error
             wait = error.wait
             if wait is None:
@@ -153,15 +158,16 @@ def _transfer(session: requests.Session, url: str, part: _Part, bar: tqdm) -> No
     try:
         with _get(session, url, headers) as response:
             total = _accept(response, part)
-            if total is None and part.size and response.status_code == 416:
-                return  # the kept part is already the whole file
+            if response.status_code == 416:
+                return  # _accept found the kept part already complete
             _check_room(url, part, total)
             part.remember(url, response)
             bar.reset(total=total)
             bar.update(part.size)
             limit = settings.max_size()
             with open(part.path, "ab") as out:
-                for chunk in response.iter_content(CHUNK):
+                # read1 hands over what arrived before a dropped connection; iter_content would lose it
+                for chunk in iter(lambda: response.raw.read1(CHUNK, decode_content=True), b""):
                     out.write(chunk)
                     part.hasher.update(chunk)
                     part.size += len(chunk)
@@ -258,7 +264,7 @@ class _Part:
     def __init__(self, dest: Path):
         self.path = dest.with_name(dest.name + ".part")
         self.meta = dest.with_name(dest.name + ".part.json")
-        self.hasher = hashes.new()
+        self.hasher = hashes.StreamHasher()
         self.size = 0
         self.url = self.validator = None
         self.content_type = ""
@@ -282,10 +288,11 @@ class _Part:
 
     def reset(self) -> None:
         self.path.write_bytes(b"")
-        self.hasher = hashes.new()
-        self.size = 0
+        self.hasher.close()
+        self.hasher, self.size = hashes.StreamHasher(), 0
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
         self.meta.unlink(missing_ok=True)
-        self.hasher, self.size = hashes.new(), 0
+        self.hasher.close()
+        self.hasher, self.size = hashes.StreamHasher(), 0

@@ -47,22 +47,22 @@ class UntrustedRepoError(HubError):
     """Running code from a repository the user has not trusted was refused."""
 
 
-def mismatch_report(missing: list[str], mismatched: list[tuple[str, tuple, tuple]], source: str = "") -> str:
-    """Lines naming every missing parameter and every shape mismatch (network vs checkpoint)."""
+def mismatch_report(missing: list[str], mismatched: list[tuple[str, str, str]], source: str = "") -> str:
+    """Lines naming every missing parameter and every shape or dtype mismatch (network vs checkpoint)."""
     lines = [f"the checkpoint{' ' + source if source else ''} does not fit the network:"]
     if missing:
         lines.append(f"  {len(missing)} parameter(s) of the network missing from the checkpoint:")
         lines += [f"    {name}" for name in missing]
     if mismatched:
-        lines.append(f"  {len(mismatched)} shape mismatch(es) (network vs checkpoint):")
+        lines.append(f"  {len(mismatched)} shape or dtype mismatch(es) (network vs checkpoint):")
         lines += [f"    {name}: {net} vs {ckpt}" for name, net, ckpt in mismatched]
     return "\n".join(lines)
 
 
 class WeightsMismatchError(HubError):
-    """A checkpoint does not fit the network (missing parameters or wrong shapes)."""
+    """A checkpoint does not fit the network (missing parameters, wrong shapes or dtypes)."""
 
-    def __init__(self, missing: list[str], mismatched: list[tuple[str, tuple, tuple]], source: str = ""):
+    def __init__(self, missing: list[str], mismatched: list[tuple[str, str, str]], source: str = ""):
         self.missing, self.mismatched = missing, mismatched
         super().__init__(mismatch_report(missing, mismatched, source)
                          + "\nPass strict=False to load what fits (the rest is logged).")

@@ -8,13 +8,49 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
+import threading
 
 CHUNK = 1 << 20
 
 
 def new():
-    """A fresh sha256 object to feed while streaming."""
+    """A fresh sha256 object."""
     return hashlib.sha256()
+
+
+class StreamHasher:
+    """sha256 of a stream, computed on a worker thread as the chunks arrive.
+
+    hashlib releases the GIL while it hashes a large chunk, so the hash runs beside the
+    receiving and writing thread instead of adding its time to it. `hexdigest` waits for
+    the chunks given so far; call `close` when the stream is abandoned.
+    """
+
+    def __init__(self):
+        self._sha = hashlib.sha256()
+        self._chunks: queue.Queue = queue.Queue(maxsize=32)
+        self._worker: threading.Thread | None = None
+
+    def update(self, data: bytes) -> None:
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._run, name="mshub-sha256", daemon=True)
+            self._worker.start()
+        self._chunks.put(data)
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self._sha.hexdigest()
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._chunks.put(None)
+            self._worker.join()
+            self._worker = None
+
+    def _run(self) -> None:
+        for data in iter(self._chunks.get, None):
+            self._sha.update(data)
 
 
 def update_from_file(hasher, path: str | os.PathLike[str], limit: int | None = None) -> int:

@@ -17,7 +17,8 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from . import cache, download, names, repo, settings
+from . import cache, names, repo, settings
+from .download import fetch_bytes
 from .errors import HubError, OfflineError
 from .metadata import ModelInfo, parse_file, parse_text
 
@@ -45,10 +46,10 @@ def local_roots() -> list[Path]:
 def _packaged_root() -> Path | None:
     """This project's mshub_res: package data when installed, the checkout's folder otherwise."""
     try:
-        files = importlib.resources.files("mindspore_hub._res")
-        candidate = Path(str(files))
-        if (candidate / "assets").is_dir():
-            return candidate
+        # a namespace package (no __init__.py): joinpath gives a real path inside it
+        assets = importlib.resources.files("mindspore_hub._res").joinpath("assets")
+        if isinstance(assets, Path) and assets.is_dir():
+            return assets.parent
     except (ModuleNotFoundError, TypeError, ValueError):
         pass
     checkout = Path(__file__).resolve().parents[2] / "mshub_res"
@@ -82,14 +83,14 @@ def lookup(name: names.Name, source: str | None = None, force_reload: bool = Fal
         url = remote_url(name, source)
     else:
         url = name.url
-    cached = _cached_path(url)
+    cached = _cached_path(url, name.uid)
     if cached.is_file() and not force_reload:
         return parse_file(cached)
     if settings.offline():
         searched = ", ".join(str(root) for root in local_roots()) or "none"
         raise OfflineError(f"offline ({settings.OFFLINE}=1) and no metadata for {name.text}: "
                            f"not in the local hub roots ({searched}) nor cached at {cached}")
-    body = download.fetch_bytes(url, "hub metadata")
+    body = fetch_bytes(url, "hub metadata")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -102,11 +103,16 @@ def lookup(name: names.Name, source: str | None = None, force_reload: bool = Fal
     return info
 
 
-def _cached_path(url: str) -> Path:
-    """Where a remote markdown is cached; keeps the ``assets/<uid>.md`` tail so its uid can be read."""
+def _cached_path(url: str, uid: str | None) -> Path:
+    """Where a remote markdown is cached: under ``assets/<uid>.md``, so its uid can be read back."""
     key = hashlib.sha256(url.encode()).hexdigest()[:16]
-    segments = [unquote(segment) for segment in urlparse(url).path.split("/") if segment]
-    tail = segments[len(segments) - segments[::-1].index("assets") - 1:] if "assets" in segments else segments[-1:]
+    if uid is not None:
+        tail = ["assets", *uid.split("/")]
+        tail[-1] += ".md"
+    else:
+        segments = [unquote(segment) for segment in urlparse(url).path.split("/") if segment]
+        start = len(segments) - segments[::-1].index("assets") - 1 if "assets" in segments else len(segments) - 1
+        tail = segments[start:]
     for segment in tail:
         names.safe_component(segment, "metadata URL path segment")
     return cache.root().joinpath("metadata", key, *tail)
@@ -114,12 +120,13 @@ def _cached_path(url: str) -> Path:
 
 def list_uids(version: str | None = None, force_reload: bool = False) -> list[str]:
     """Every uid of the local hub roots and of the remote index branch for `version`."""
-    branch = "master" if version in (None, "master") else "r" + str(version).lstrip("vr")
+    wanted = None if version in (None, "master") else str(version).lstrip("vr")
+    branch = "master" if wanted is None else "r" + wanted
     found = set()
     for root in local_roots():
         found |= _uids_under(root / "assets")
-    if version not in (None, "master"):
-        found = {uid for uid in found if names.parse(uid).branch == branch}
+    if wanted is not None:
+        found = {uid for uid in found if uid.split("/")[-2].lstrip("vr") == wanted}
     remote = _remote_assets(branch, force_reload)
     if remote is not None:
         found |= _uids_under(remote)

@@ -17,10 +17,11 @@ import os
 import re
 import sys
 from dataclasses import asdict, dataclass
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import urlparse
 
+from . import code
 from .metadata import ASSET_FIELD, MetadataError, ModelInfo, normalize_version, parse_file
 
 __all__ = [
@@ -40,7 +41,7 @@ __all__ = [
 
 ERROR = "error"
 WARNING = "warning"
-ENTRY_GROUP = "mindspore_hub.entries"
+ENTRY_GROUP = code.ENTRY_GROUP
 
 # Allowed values, as used across upstream's mshub_res assets.
 MODULE_TYPES = frozenset({"audio", "cv", "nlp", "recommend", "gnn", "rl", "hpc", "other"})
@@ -335,8 +336,8 @@ def link_problems(info: ModelInfo, path: str, timeout: float = 10.0) -> list[Pro
 
 
 def find_entry(model_name: str) -> EntryPoint | None:
-    """The installed entry point named `model_name` in the ``mindspore_hub.entries`` group."""
-    return next((entry for entry in entry_points(group=ENTRY_GROUP) if entry.name == model_name), None)
+    """The installed entry point named `model_name`, found as the loader finds it."""
+    return code.installed_entry(model_name)
 
 
 def entry_problems(info: ModelInfo, path: str) -> list[Problem]:

@@ -10,6 +10,8 @@ import logging
 import os
 import sys
 
+from mindspore_hub.errors import HubError
+
 from .weights_source import add_weights_arguments, detector_from_args
 
 SUBCOMMANDS = {
@@ -84,7 +86,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         return args.run(args)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, HubError) as error:  # a message, not a traceback
         print(f"error: {error}", file=sys.stderr)
         return 1
 

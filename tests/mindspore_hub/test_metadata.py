@@ -77,7 +77,7 @@ def test_project_card_usage_shows_load_and_detect():
     body = PROJECT_MD.read_text(encoding="utf-8").split("\n---\n", 2)[2]
     assert "## Introduction" in body and "## Usage" in body and "## Citation" in body
     assert f'mshub.load("{PROJECT_UID}")' in body
-    assert f'Detector.from_hub("{PROJECT_UID}")' in body
+    assert "detector = Detector(net)" in body
     assert 'detector.detect("photo.jpg")' in body
 
 

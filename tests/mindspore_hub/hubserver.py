@@ -1,0 +1,132 @@
+"""A threaded HTTP server on 127.0.0.1 serving test files, misbehaving on request.
+
+Each route can answer some statuses first (429, 503...), drop the connection part-way
+once, stall part-way until the server stops, never answer, ignore Range, or trickle
+its body; every request is recorded so tests can count GETs and read their headers.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Route:
+    body: bytes
+    content_type: str = "application/octet-stream"
+    etag: str | None = '"v1"'
+    ignore_range: bool = False
+    drop_after: int | None = None       # the first GET sends this many body bytes, then closes
+    stall_after: int | None = None      # every GET stops after this offset and waits for shutdown
+    hang: bool = False                  # read the request, never answer
+    before: list = field(default_factory=list)  # (status, headers) answered first, in order
+    chunk: int = 64 * 1024
+    chunk_delay: float = 0.0
+    dropped: bool = False
+
+
+class HubServer:
+    """Start with `start()`, stop with `stop()`; `add(path, body, **route options)` returns the URL."""
+
+    def __init__(self):
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, str, dict]] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.sent = threading.Event()  # set when a stalled/dropped response has sent its partial body
+        handler = type("Handler", (_Handler,), {"hub": self})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def add(self, path: str, body: bytes, **options) -> str:
+        self.routes[path] = Route(body, **options)
+        return self.url(path)
+
+    def gets(self, path: str) -> list[dict]:
+        """Headers of every GET of `path`, in order."""
+        with self.lock:
+            return [headers for method, seen, headers in self.requests if method == "GET" and seen == path]
+
+    def start(self) -> "HubServer":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    hub: HubServer
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        hub = self.hub
+        with hub.lock:
+            hub.requests.append(("GET", self.path, {key: value for key, value in self.headers.items()}))
+        route = hub.routes.get(self.path)
+        if route is None:
+            return self._empty(404)
+        if route.hang:
+            hub.stopping.wait()
+            self.close_connection = True
+            return
+        if route.before:
+            status, headers = route.before.pop(0)
+            return self._empty(status, headers)
+        body, start, status = route.body, 0, 200
+        wanted = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+        if_range = self.headers.get("If-Range")
+        if wanted and not route.ignore_range and (if_range is None or if_range == route.etag):
+            start, status = int(wanted.group(1)), 206
+            if start >= len(body):
+                return self._empty(416, {"Content-Range": f"bytes */{len(body)}"})
+        payload = body[start:]
+        self.send_response(status)
+        self.send_header("Content-Type", route.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Accept-Ranges", "bytes")
+        if route.etag:
+            self.send_header("ETag", route.etag)
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        self.end_headers()
+        limit = len(payload)
+        if route.drop_after is not None and not route.dropped:
+            route.dropped = True
+            limit = max(0, route.drop_after - start)
+        if route.stall_after is not None:
+            limit = min(limit, max(0, route.stall_after - start))
+        for offset in range(0, limit, route.chunk):
+            self.wfile.write(payload[offset:min(limit, offset + route.chunk)])
+            if route.chunk_delay:
+                time.sleep(route.chunk_delay)
+        self.wfile.flush()
+        if limit < len(payload):
+            hub.sent.set()
+            if route.stall_after is not None:
+                hub.stopping.wait()
+            self.close_connection = True
+
+    def _empty(self, status: int, headers: dict | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()

@@ -1,0 +1,149 @@
+"""The cache: verified markers, cross-process locking, crash recovery, on-demand verification."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import filelock
+import pytest
+
+import mindspore_hub as mshub
+from mindspore_hub import cache
+from mindspore_hub.errors import LockTimeoutError
+from tests.mindspore_hub.models import random_bytes
+
+MiB = 1 << 20
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _wait_for(condition, what: str, limit: float = 120.0) -> None:
+    """Poll `condition` (a guard against hanging, not a speed check)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.02)
+
+
+def test_warm_download_opens_no_socket_and_does_not_rehash(publish, server, request):
+    model = publish(entry=False, body=random_bytes(MiB))
+    cold = mshub.download(model.uid)
+    attempts = request.getfixturevalue("no_network")
+    request.getfixturevalue("no_hashing")
+    assert mshub.download(model.uid) == cold
+    assert attempts == []
+    assert len(server.gets(model.path)) == 1
+
+
+def test_marker_is_ignored_when_the_file_changed(publish, server, hub_dir):
+    model = publish(entry=False, body=random_bytes(MiB))
+    path = Path(mshub.download(model.uid))
+    path.write_bytes(b"tampered" + model.body[8:])  # same size, new mtime
+    assert Path(mshub.download(model.uid)).read_bytes() == model.body
+    assert len(server.gets(model.path)) == 2  # re-hashed, found corrupt, downloaded again
+
+
+def test_file_without_marker_is_verified_locally_not_downloaded(publish, server):
+    model = publish(entry=False, body=random_bytes(MiB))
+    path = Path(mshub.download(model.uid))
+    path.with_name(path.name + ".verified").unlink()
+    assert mshub.download(model.uid) == str(path)
+    assert path.with_name(path.name + ".verified").exists()
+    assert len(server.gets(model.path)) == 1
+
+
+def test_verify_rehashes_on_demand_and_deletes_corrupt_files(publish, server):
+    model = publish(entry=False, body=random_bytes(MiB))
+    path = Path(mshub.download(model.uid))
+    assert mshub.verify(model.uid) is True
+    assert mshub.verify(path) is True
+    stat = path.stat()
+    path.write_bytes(b"X" + model.body[1:])
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # a corruption the marker cannot see
+    assert mshub.download(model.uid) == str(path)  # the marker is trusted on the warm path...
+    assert mshub.verify(model.uid) is False  # ...and verify re-hashes
+    assert not path.exists()
+
+
+def test_lock_held_too_long_times_out_with_a_clear_message(publish, server, hub_dir, monkeypatch):
+    model = publish(entry=False, body=random_bytes(1000))
+    monkeypatch.setenv("MSHUB_LOCK_TIMEOUT", "0.2")
+    (hub_dir / "locks").mkdir(parents=True)
+    with filelock.FileLock(hub_dir / "locks" / f"{model.sha256}.lock"):
+        with pytest.raises(LockTimeoutError, match="MSHUB_LOCK_TIMEOUT"):
+            mshub.download(model.uid)
+    assert server.gets(model.path) == []
+
+
+def test_entries_and_remove(publish, server, hub_dir):
+    model = publish(entry=False, body=random_bytes(1000))
+    path = Path(mshub.download(model.uid))
+    [entry] = cache.entries()
+    assert (entry.sha256, entry.path, entry.size, entry.state) == (model.sha256, path, 1000, "verified")
+    assert cache.remove(model.sha256) is True
+    assert cache.entries() == [] and not path.exists()
+    assert cache.remove(model.sha256) is False
+
+
+CHILD = """
+import json, os, sys, time
+import mindspore_hub as mshub
+uid, width, ready, go = sys.argv[1:5]
+open(ready, "w").close()
+while not os.path.exists(go):
+    time.sleep(0.01)
+net = mshub.load(uid, width=int(width))
+print(json.dumps({name: p.asnumpy().tolist() for name, p in net.parameters_dict().items()}))
+"""
+
+
+@pytest.mark.slow
+def test_four_processes_load_the_same_uid_with_one_download(publish, server, tmp_path):
+    model = publish(width=4096, chunk=4096, chunk_delay=0.05)  # about 1 s of transfer: the loads overlap
+    go = tmp_path / "go"
+    children = [subprocess.Popen([sys.executable, "-c", CHILD, model.uid, "4096", str(tmp_path / f"ready{i}"), str(go)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                for i in range(4)]
+    _wait_for(lambda: all((tmp_path / f"ready{i}").exists() or children[i].poll() is not None for i in range(4)),
+              "the children to start")
+    go.touch()
+    results = [child.communicate(timeout=300) for child in children]
+    for child, (out, err) in zip(children, results):
+        assert child.returncode == 0, err
+        loaded = json.loads(out.strip().splitlines()[-1])
+        assert loaded["dense.weight"] == model.params["dense.weight"].tolist()
+        assert loaded["dense.bias"] == model.params["dense.bias"].tolist()
+    assert len(server.gets(model.path)) == 1
+
+
+KILLED = """
+import sys
+import mindspore_hub as mshub
+mshub.download(sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+def test_download_killed_mid_way_is_completed_by_the_next_run(publish, server, hub_dir, tmp_path):
+    body = random_bytes(3 * MiB)
+    model = publish(entry=False, body=body, stall_after=int(2.5 * MiB))
+    part = hub_dir / "assets" / model.sha256 / "tiny_a.ckpt.part"
+    child = subprocess.Popen([sys.executable, "-c", KILLED, model.uid], cwd=tmp_path,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: part.exists() and part.stat().st_size >= MiB, "the child to write part of the file")
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    kept = part.stat().st_size
+    server.routes[model.path].stall_after = None
+    path = Path(mshub.download(model.uid))
+    assert path.read_bytes() == body
+    assert server.gets(model.path)[-1]["Range"] == f"bytes={kept}-"
+    assert mshub.verify(model.uid)

@@ -1,0 +1,78 @@
+"""The mshub command, run in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from mindspore_hub import cli
+from tests.mindspore_hub.models import random_bytes
+
+SSD_UID = "mindspore/ascend/1.3/ssdresnet50_v1.3_coco2017"
+
+
+def run(capsys, *argv):
+    status = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_list_info_download_verify_and_cache(publish, server, capsys):
+    model = publish(entry=False, body=random_bytes(5000))
+    status, out, _ = run(capsys, "list")
+    assert status == 0 and model.uid in out.split() and SSD_UID in out.split()
+
+    status, out, _ = run(capsys, "info", model.uid)
+    assert status == 0 and "model-name: tiny_a" in out and model.sha256 in out
+    status, out, _ = run(capsys, "info", "--json", SSD_UID)
+    assert status == 0 and json.loads(out)["fields"]["model-name"] == "ssd_resnet50"
+
+    status, out, _ = run(capsys, "download", model.uid)
+    path = Path(out.strip())
+    assert status == 0 and path.read_bytes() == model.body
+
+    assert run(capsys, "verify", model.uid)[0] == 0
+    assert run(capsys, "verify", str(path))[0] == 0
+    status, out, _ = run(capsys, "cache", "ls")
+    assert status == 0 and "verified" in out and str(path) in out
+
+    stat = path.stat()
+    path.write_bytes(b"!" + model.body[1:])
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    status, _, err = run(capsys, "verify", model.uid)
+    assert status == 1 and "mismatch" in err and not path.exists()
+
+    run(capsys, "download", model.uid)
+    status, out, _ = run(capsys, "cache", "rm", model.uid)
+    assert status == 0 and out.startswith("removed") and not path.exists()
+
+
+def test_cache_rm_all_and_usage(publish, server, capsys):
+    model = publish(entry=False, body=random_bytes(100))
+    run(capsys, "download", model.uid)
+    assert run(capsys, "cache", "rm", "--all")[0] == 0
+    assert run(capsys, "cache", "ls")[1] == ""
+    assert run(capsys, "cache", "rm")[0] == 2
+
+
+def test_errors_are_one_line_and_exit_1(capsys, monkeypatch):
+    monkeypatch.setenv("MSHUB_OFFLINE", "1")
+    status, out, err = run(capsys, "download", "tests/cpu/9.9/absent")
+    assert status == 1 and err.startswith("mshub: error: offline")
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["frobnicate"])
+    assert usage.value.code == 2
+
+
+def test_hub_dir_option(publish, server, capsys, tmp_path):
+    model = publish(entry=False, body=random_bytes(100))
+    status, out, _ = run(capsys, "--hub-dir", str(tmp_path / "other"), "download", model.uid)
+    assert status == 0 and out.startswith(str(tmp_path / "other"))
+
+
+def test_validate_is_wired_to_the_validator(capsys):
+    status, out, _ = run(capsys, "validate", str(Path(__file__).resolve().parents[2] / "mshub_res"))
+    assert status == 0 and "0 error(s)" in out

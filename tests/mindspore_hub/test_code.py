@@ -1,0 +1,186 @@
+"""Finding and importing entries: installed, local folders in isolation, remote code only after trust."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mindspore_hub as mshub
+from mindspore_hub import code, repo
+from mindspore_hub.errors import HubError, UnsafeNameError, UntrustedRepoError
+from tests.mindspore_hub.models import write_entry
+
+
+def _git(folder: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                          check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def model_repo(tmp_path):
+    """A git repository holding models/tiny_r (an entry) beside models/other."""
+    root = tmp_path / "models-repo"
+    write_entry(root / "models" / "tiny_r", "tiny_r", scale=2.0)
+    (root / "models" / "other").mkdir(parents=True)
+    (root / "models" / "other" / "big.bin").write_bytes(b"not needed")
+    _git(root.parent, "init", "-q", "-b", "main", root.name)
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "first")
+    return root
+
+
+@pytest.fixture
+def remote_model(publish, model_repo):
+    """tiny_r: metadata in the local root, weights on the server, code only in `model_repo`."""
+    model = publish("tiny_r", "3.0", entry=False)
+    link = f"{model_repo.as_uri()}/tree/main/models/tiny_r"
+    text = model.md.read_text().replace("https://gitee.com/mindspore/models/tree/master/tests/none", link)
+    model.md.write_text(text)
+    return model
+
+
+def _files(folder: Path) -> set[Path]:
+    return {path for path in folder.rglob("*") if path.is_file()}
+
+
+def test_remote_entry_is_refused_without_trust_and_says_how_to_grant_it(remote_model, model_repo, hub_dir, server):
+    with pytest.raises(UntrustedRepoError) as caught:
+        mshub.load(remote_model.uid)
+    message = str(caught.value)
+    for hint in ("trust_repo=True", "MSHUB_TRUST_REPO=1", "trusted_repos.txt", model_repo.as_uri()):
+        assert hint in message
+    assert not (hub_dir / "code").exists()
+    assert server.gets(remote_model.path) == []
+    with pytest.raises(UntrustedRepoError):
+        mshub.load(remote_model.uid, trust_repo=False)
+
+
+def test_trusted_remote_entry_is_fetched_shallowly_pinned_and_loads(remote_model, model_repo, hub_dir, monkeypatch):
+    network = mshub.load(remote_model.uid, trust_repo=True)
+    np.testing.assert_array_equal(network.dense.weight.asnumpy(), remote_model.params["dense.weight"])
+    [fetched] = (hub_dir / "code").glob("*/tiny_r")
+    assert {path.name for path in fetched.iterdir()} == {"hub_conf.py", "src", repo.SOURCE_FILE}
+    assert not list((hub_dir / "code").rglob("big.bin"))  # only the entry's folder was checked out
+    first = _git(model_repo, "rev-parse", "HEAD").strip()
+    assert json.loads((fetched / repo.SOURCE_FILE).read_text())["commit"] == first
+
+    (model_repo / "models" / "tiny_r" / "src" / "net.py").write_text("raise ImportError('new commit')\n")
+    _git(model_repo, "commit", "-qam", "second")
+    with monkeypatch.context() as patched:
+        patched.setattr(repo, "fetch_folder", lambda *args: pytest.fail("fetched again"))
+        mshub.load(remote_model.uid)  # the trusted list remembered it; the pinned copy is reused
+    with pytest.raises(ImportError, match="new commit"):
+        mshub.load(remote_model.uid, force_reload=True)
+
+
+def test_env_var_trusts_every_repository(remote_model, monkeypatch):
+    monkeypatch.setenv("MSHUB_TRUST_REPO", "1")
+    assert mshub.load(remote_model.uid).dense.weight.shape == (3, 4)
+
+
+def test_two_local_entries_with_a_src_package_load_in_one_process(publish):
+    import mindspore as ms
+
+    a = publish("tiny_a", "1.0", scale=2.0)
+    b = publish("tiny_b", "2.0", scale=3.0, params=a.params)
+    mine = types.ModuleType("src")
+    sys.modules["src"] = mine  # the user's own `src` must neither be used by entries nor lost
+    path_before, modules_before = list(sys.path), set(sys.modules)
+    try:
+        net_a, net_b = mshub.load(a.uid), mshub.load(b.uid)
+        assert sys.path == path_before
+        assert sys.modules["src"] is mine
+        added = set(sys.modules) - modules_before
+        assert all(name.startswith(code.PRIVATE) or name.startswith("mindspore.") for name in added), added
+        assert not any(name.startswith(("src.", "hub_conf")) for name in sys.modules)
+        x = ms.Tensor(np.ones((2, 4), np.float32))
+        ms.set_context(mode=ms.GRAPH_MODE)  # the graph compiler imports each function's module by name
+        try:
+            out_a, out_b = net_a(x).asnumpy(), net_b(x).asnumpy()
+        finally:
+            ms.set_context(mode=ms.PYNATIVE_MODE)
+    finally:
+        del sys.modules["src"]
+    np.testing.assert_allclose(out_b, out_a * 1.5, rtol=1e-6)
+
+
+def test_upstream_entry_file_name_is_accepted(publish):
+    model = publish()
+    (model.folder / "hub_conf.py").rename(model.folder / "mindspore_hub_conf.py")
+    assert mshub.load(model.uid).dense.weight.shape == (3, 4)
+
+
+def test_entry_without_create_network_is_a_clear_error(publish):
+    model = publish()
+    (model.folder / "hub_conf.py").write_text("x = 1\n")
+    with pytest.raises(HubError, match="has no function create_network"):
+        mshub.load(model.uid)
+
+
+def fake_installed_entry(name, *args, **kwargs):
+    from mindspore import nn
+
+    return nn.Dense(4, 3)
+
+
+def test_installed_entry_point_comes_first(publish, monkeypatch):
+    model = publish()
+    fake = importlib.metadata.EntryPoint("tiny_a", f"{__name__}:fake_installed_entry", code.ENTRY_GROUP)
+    monkeypatch.setattr(code.importlib.metadata, "entry_points", lambda group: [fake] if group == code.ENTRY_GROUP else [])
+    entry = code.find_entry(mshub.info(model.uid))
+    assert entry.factory is fake_installed_entry and "installed entry point" in entry.origin
+    network = mshub.load(model.uid, pretrained=False)
+    assert sorted(network.parameters_dict()) == ["bias", "weight"]
+
+
+def test_this_project_registers_its_entry():
+    entry = code.installed_entry("SSD_ResNet50")
+    assert entry is not None and entry.value == "ssd_resnet50.model:create_network"
+
+
+@pytest.mark.parametrize("link", [
+    "http://127.0.0.1:{port}/files/../x.ckpt",
+    "http://127.0.0.1:{port}/files/..%2Fx.ckpt",
+    "http://127.0.0.1:{port}/files/%2E%2E/x.ckpt",
+    "http://127.0.0.1:{port}/files/",
+    "/etc/x.ckpt",
+    "file:///etc/x.ckpt",
+])
+def test_unsafe_asset_link_is_refused_before_anything_is_written(link, publish, server, tmp_path):
+    model = publish()
+    link = link.format(port=server.port)
+    model.md.write_text(model.md.read_text().replace(model.url, link))
+    before = _files(tmp_path)
+    with pytest.raises(UnsafeNameError):
+        mshub.load(model.uid)
+    assert _files(tmp_path) == before
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("folder", ["models/..", "models/../..", "..", "models/%2E%2E", "models/a%2Fb"])
+def test_unsafe_repo_link_is_refused_before_anything_is_written(folder, remote_model, model_repo, tmp_path):
+    link = f"{model_repo.as_uri()}/tree/main/{folder}"
+    text = remote_model.md.read_text()
+    remote_model.md.write_text(text.replace(f"{model_repo.as_uri()}/tree/main/models/tiny_r", link))
+    before = _files(tmp_path)
+    with pytest.raises(UnsafeNameError):
+        mshub.load(remote_model.uid, trust_repo=True)
+    assert _files(tmp_path) == before
+
+
+def test_repo_link_parsing():
+    link = repo.parse_link("https://gitee.com/mindspore/mindspore/tree/r1.3/model_zoo/research/cv/ssd_resnet50")
+    assert (link.url, link.ref, link.folder, link.name) == (
+        "https://gitee.com/mindspore/mindspore", "r1.3", "model_zoo/research/cv/ssd_resnet50", "ssd_resnet50")
+    assert repo.parse_link("https://github.com/o/r").name == "r"
+    with pytest.raises(HubError, match="ref"):
+        repo.parse_link("https://github.com/o/r/tree/--upload-pack=evil/x")
+    with pytest.raises(Exception, match="plain http"):
+        repo.parse_link("http://example.org/o/r/tree/main/x")
