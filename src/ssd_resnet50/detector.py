@@ -80,6 +80,7 @@ class Detector:
             num_classes = _label_set(labels, None).num_classes
         network = create_network("ssd_resnet50", num_classes=num_classes, image_size=image_size)
         load_weights(network, path)
+        options.setdefault("checkpoint", path)  # lets a backend key its caches by the file
         return cls(network, **options)
 
     def detect(self, image) -> list:

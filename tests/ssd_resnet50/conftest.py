@@ -33,3 +33,25 @@ def fixture_detector(fixture_network):
     from ssd_resnet50.detector import Detector
 
     return Detector(fixture_network, backend="mindspore")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache_dir(tmp_path_factory):
+    """Exported ONNX models of this test session go to a temporary directory, never to the
+    user's cache (whatever backend "auto" picks in a test)."""
+    from ssd_resnet50.onnx_backend import CACHE_ENV
+
+    path = tmp_path_factory.mktemp("onnx_cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(path))
+        yield path
+
+
+@pytest.fixture(scope="session")
+def shapes_coco(tmp_path_factory):
+    """A generated COCO-format set (tests/ssd_resnet50/synthetic.py) with the cases a reader
+    must filter: a crowd box, an image without boxes, a third category. -> (json path, image dir)"""
+    from tests.ssd_resnet50.synthetic import make_shapes_dataset
+
+    return make_shapes_dataset(str(tmp_path_factory.mktemp("shapes")), num_images=9, image_size=96, seed=3,
+                               extras=True)
