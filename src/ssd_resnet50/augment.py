@@ -36,14 +36,16 @@ def random_crop(image, boxes, labels, rng, min_ious=CROP_MIN_IOUS, trials=CROP_T
         if not 1 / CROP_MAX_ASPECT <= aspect <= CROP_MAX_ASPECT:
             continue
         top, left = rng.uniform(0.0, 1.0 - patch_h), rng.uniform(0.0, 1.0 - patch_w)
-        patch = np.array([top, left, top + patch_h, left + patch_w])
+        # snap to whole pixels first, so boxes and pixels move exactly together
+        y1, x1 = int(round(top * height)), int(round(left * width))
+        y2 = max(int(round((top + patch_h) * height)), y1 + 1)
+        x2 = max(int(round((left + patch_w) * width)), x1 + 1)
+        patch = np.array([y1 / height, x1 / width, y2 / height, x2 / width])
         inside = np.all((centres > patch[:2]) & (centres < patch[2:]), axis=1)
         if not inside.any() or iou_matrix(boxes[inside], patch[None])[:, 0].max() < min_iou:
             continue
-        y1, x1 = int(round(top * height)), int(round(left * width))
-        y2, x2 = max(int(round(patch[2] * height)), y1 + 1), max(int(round(patch[3] * width)), x1 + 1)
-        kept = np.clip(boxes[inside], patch[[0, 1, 0, 1]], patch[[2, 3, 2, 3]])
-        kept = (kept - patch[[0, 1, 0, 1]]) / np.array([patch_h, patch_w, patch_h, patch_w])
+        kept = np.clip(boxes[inside], patch[[0, 1, 0, 1]], patch[[2, 3, 2, 3]]) - patch[[0, 1, 0, 1]]
+        kept /= np.tile(patch[2:] - patch[:2], 2)
         return image[y1:y2, x1:x2], kept.astype(np.float32), labels[inside]
     return image, boxes, labels
 

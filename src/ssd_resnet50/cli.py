@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         return args.run(args)
-    except (OSError, ValueError, ImportError, HubError) as error:  # a message, not a traceback
+    except (OSError, ValueError, ImportError, ArithmeticError, HubError) as error:  # a message, not a traceback
         print(f"error: {error}", file=sys.stderr)
         return 1
 

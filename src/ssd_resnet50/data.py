@@ -138,6 +138,8 @@ def create_train_dataset(source, config: SsdConfig, batch_size, augment=True, se
 
     With `num_shards`/`shard_id` (data-parallel training) each worker reads its own part.
     `augment` is True (the original recipe), False, or a callable like `TrainAugmentation`.
+    `num_workers` > 1 transforms images in parallel threads sharing the augmentation's random
+    generator: faster, but a seed then no longer fixes which image gets which augmentation.
     """
     if augment is True:
         augment = TrainAugmentation(seed=None if seed is None else [seed, shard_id or 0])

@@ -1,8 +1,10 @@
 """Data-parallel set-up for MindSpore's launcher, msrun.
 
-msrun starts one process per worker and tells each its role through the environment
-(`MS_ROLE=MS_WORKER`, `MS_WORKER_NUM`, `MS_NODE_ID`, `RANK_ID`, ...). A worker then joins
-the group with `mindspore.communication.init()`; in DATA_PARALLEL mode with
+msrun starts one process per worker, plus a scheduler process running the same command, and
+tells each its role through the environment (`MS_ROLE=MS_WORKER` or `MS_SCHED`,
+`MS_WORKER_NUM`, `MS_NODE_ID`, `RANK_ID`, ...). Every one of them calls
+`mindspore.communication.init()`: the scheduler coordinates the workers there and then has
+nothing else to do; a worker joins the group. In DATA_PARALLEL mode with
 `gradients_mean=True` the training step averages gradients across workers, so every worker
 applies the same update and the weights stay identical. Each worker reads its own shard.
 
@@ -18,6 +20,7 @@ import mindspore as ms
 class World(NamedTuple):
     rank: int = 0
     size: int = 1
+    scheduler: bool = False  # msrun's coordinating process: it must not train
 
     @property
     def distributed(self) -> bool:
@@ -38,18 +41,25 @@ class World(NamedTuple):
 
 
 def launched_by_msrun(environ=None) -> bool:
-    """True inside a worker process started by msrun (or its dynamic-cluster equivalent)."""
+    """True inside a process (worker or scheduler) started by msrun's dynamic cluster."""
     environ = os.environ if environ is None else environ
-    return environ.get("MS_ROLE") == "MS_WORKER" and "MS_WORKER_NUM" in environ
+    return environ.get("MS_ROLE") in ("MS_WORKER", "MS_SCHED") and "MS_WORKER_NUM" in environ
 
 
 def setup_data_parallel(environ=None) -> World:
-    """Join the worker group and switch on data parallelism when msrun launched us."""
+    """Join the worker group and switch on data parallelism when msrun launched us.
+
+    In msrun's scheduler process this returns (after the workers are done) a World whose
+    `scheduler` is True: the caller should then stop.
+    """
+    environ = os.environ if environ is None else environ
     if not launched_by_msrun(environ):
         return World()
     from mindspore.communication import get_group_size, get_rank, init
 
     init()
+    if environ.get("MS_ROLE") == "MS_SCHED":
+        return World(rank=-1, size=int(environ["MS_WORKER_NUM"]), scheduler=True)
     world = World(rank=get_rank(), size=get_group_size())
     ms.reset_auto_parallel_context()
     ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True,

@@ -14,6 +14,7 @@ under the published `network.*` names, plus `moments.*`, `global_step`, `learnin
 """
 import argparse
 import glob
+import hashlib
 import json
 import logging
 import math
@@ -78,8 +79,6 @@ def add_arguments(parser: argparse.ArgumentParser):
                         help="checkpoint interval in steps (default: every epoch)")
     output.add_argument("--keep", type=int, default=5, help="checkpoints kept (default %(default)s)")
     output.add_argument("--log-every", type=int, default=10, help="log interval in steps (default %(default)s)")
-    output.add_argument("--save-all-ranks", action="store_true",
-                        help="every data-parallel worker writes its checkpoints to DIR/rank_<id> (debugging)")
     output.add_argument("--pynative", action="store_true", help="run eagerly instead of compiling a graph")
 
 
@@ -102,7 +101,8 @@ def load_start_weights(network, path):
 def restore(train_step, path) -> int:
     """Resume: weights, optimizer moments and step from a training checkpoint; returns the step."""
     params = read_checkpoint(path)
-    params[SCHEDULE_PARAMETER] = train_step.optimizer.learning_rate  # the schedule follows the arguments
+    current = {param.name: param for param in train_step.get_parameters()}
+    params[SCHEDULE_PARAMETER] = current[SCHEDULE_PARAMETER]  # the schedule follows the arguments
     load_weights(train_step, params, strict=True)
     return int(train_step.optimizer.global_step.asnumpy().reshape(-1)[0])
 
@@ -140,10 +140,15 @@ def run(args) -> int:
 
 def _train(args) -> int:
     world = setup_data_parallel()
+    if world.scheduler:
+        return 0
     ms.set_seed(args.seed)
     ds.config.set_seed(args.seed)
     np.random.seed(args.seed)
 
+    resume = latest_checkpoint(args.out) if args.resume == "auto" else args.resume
+    if args.resume == "auto" and resume is None:
+        raise FileNotFoundError(f"--resume auto: no {CHECKPOINT_PREFIX}-*.ckpt in {args.out}")
     source = CocoDetectionSource(args.annotations, args.images, classes=args.classes)
     labels = source.labels
     if args.num_classes is not None and args.num_classes != labels.num_classes:
@@ -160,9 +165,6 @@ def _train(args) -> int:
     last_step = len(rates) if args.max_steps is None else min(len(rates), args.max_steps)
 
     network = create_network(is_training=True, num_classes=config.num_classes, image_size=config.image_size)
-    resume = latest_checkpoint(args.out) if args.resume == "auto" else args.resume
-    if args.resume == "auto" and resume is None:
-        raise FileNotFoundError(f"--resume auto: no {CHECKPOINT_PREFIX}-*.ckpt in {args.out}")
     if not resume and (args.weights or args.hub):
         from .weights_source import checkpoint_path
 
@@ -172,17 +174,8 @@ def _train(args) -> int:
     step = restore(train_step, resume) if resume else 0
     train_step.set_train()
 
-    writes = world.is_main or args.save_all_ranks
-    out_dir = os.path.join(args.out, f"rank_{world.rank}") if args.save_all_ranks else args.out
-    writer = CheckpointWriter(out_dir, args.keep) if writes else None
-    if world.is_main:
-        os.makedirs(args.out, exist_ok=True)
-        save_label_set(labels, os.path.join(args.out, "labels.json"))
-        with open(os.path.join(args.out, "train_config.json"), "w") as f:
-            json.dump({"image_size": list(config.image_size), "num_classes": config.num_classes,
-                       "classes": list(labels.names), "world_size": world.size, "batch_size": args.batch_size,
-                       "epochs": args.epochs, "lr": args.lr, "seed": args.seed}, f, indent=1)
-    history = open(os.path.join(args.out, "history.jsonl"), "a") if world.is_main else None
+    writer = CheckpointWriter(args.out, args.keep) if world.is_main else None
+    history = _describe_run(args, labels, config, world) if world.is_main else None
     print(f"rank {world.rank}/{world.size}: {len(source)} images, {steps_per_epoch} steps an epoch, "
           f"{len(labels.names)} classes ({', '.join(labels.names)}), {config.image_size[0]} px, "
           f"steps {step} -> {last_step}", flush=True)
@@ -192,7 +185,31 @@ def _train(args) -> int:
     finally:
         if history:
             history.close()
+    digest = weights_digest({p.name: p.asnumpy() for p in network.trainable_params()})
+    print(f"rank {world.rank}: finished at step {step}; trainable weights digest {digest}", flush=True)
     return 0
+
+
+def _describe_run(args, labels, config, world):
+    """Write labels.json and train_config.json; return history.jsonl opened for appending."""
+    os.makedirs(args.out, exist_ok=True)
+    save_label_set(labels, os.path.join(args.out, "labels.json"))
+    with open(os.path.join(args.out, "train_config.json"), "w") as f:
+        json.dump({"image_size": list(config.image_size), "num_classes": config.num_classes,
+                   "classes": list(labels.names), "world_size": world.size, "batch_size": args.batch_size,
+                   "epochs": args.epochs, "lr": args.lr, "seed": args.seed}, f, indent=1)
+    return open(os.path.join(args.out, "history.jsonl"), "a")
+
+
+def weights_digest(params: dict) -> str:
+    """A short hash of the trainable network tensors ({name: array}; `network.*` names other than
+    BatchNorm's moving statistics). Data-parallel workers print it: equal digests, equal weights."""
+    digest = hashlib.sha256()
+    for name in sorted(params):
+        if name.startswith("network.") and ".moving_" not in name:
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(params[name], np.float32).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _loop(train_step, dataset, rates, step, last_step, steps_per_epoch, args, writer, history):

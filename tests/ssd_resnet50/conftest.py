@@ -55,3 +55,20 @@ def shapes_coco(tmp_path_factory):
 
     return make_shapes_dataset(str(tmp_path_factory.mktemp("shapes")), num_images=9, image_size=96, seed=3,
                                extras=True)
+
+
+@pytest.fixture(scope="session")
+def subprocess_env():
+    """Environment for child processes (the CLI, msrun and its workers): this interpreter's
+    directory first on PATH (msrun starts `python` from PATH) and this checkout's package first
+    on PYTHONPATH, so children run the code under test."""
+    import os
+    import sys
+
+    import ssd_resnet50.train
+
+    env = dict(os.environ)
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(ssd_resnet50.train.__file__)))
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [package_root, env.get("PYTHONPATH")] if p)
+    return env
