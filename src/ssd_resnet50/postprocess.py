@@ -16,23 +16,33 @@ import numpy as np
 from .config import DEFAULT_CONFIG, SsdConfig
 
 
-def pairwise_overlap(boxes: np.ndarray) -> np.ndarray:
-    """IoU of [..., K, 4] (y1, x1, y2, x2) pixel boxes with each other, +1 pixel areas."""
-    y1, x1, y2, x2 = (boxes[..., i] for i in range(4))
+def overlaps_above(boxes: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """[..., K, K] bool: IoU of (y1, x1, y2, x2) pixel boxes, "+1 pixel" areas, above the threshold.
+
+    Tested as inter > t * union (no division), in place: this is the hot loop of post-processing.
+    """
+    y1, x1, y2, x2 = (np.ascontiguousarray(boxes[..., i]) for i in range(4))
     area = (x2 - x1 + 1) * (y2 - y1 + 1)
-    inter_h = np.maximum(0.0, np.minimum(y2[..., :, None], y2[..., None, :])
-                         - np.maximum(y1[..., :, None], y1[..., None, :]) + 1)
-    inter_w = np.maximum(0.0, np.minimum(x2[..., :, None], x2[..., None, :])
-                         - np.maximum(x1[..., :, None], x1[..., None, :]) + 1)
-    inter = inter_h * inter_w
-    return inter / (area[..., :, None] + area[..., None, :] - inter)
+    inter = _overlap_1d(y1, y2)
+    inter *= _overlap_1d(x1, x2)
+    union = area[..., :, None] + area[..., None, :]
+    union -= inter
+    union *= iou_threshold
+    return inter > union
+
+
+def _overlap_1d(low, high):
+    extent = np.minimum(high[..., :, None], high[..., None, :])
+    extent -= np.maximum(low[..., :, None], low[..., None, :])
+    extent += 1
+    return np.maximum(extent, 0, out=extent)
 
 
 def greedy_keep(boxes: np.ndarray, valid: np.ndarray, iou_threshold: float) -> np.ndarray:
     """[G, K, 4] boxes sorted by score, [G, K] valid -> [G, K] kept by greedy NMS."""
     count = boxes.shape[1]
     earlier = np.triu(np.ones((count, count), dtype=bool), k=1)  # only earlier boxes suppress
-    suppresses = ((pairwise_overlap(boxes) > iou_threshold) & earlier & valid[:, :, None]).astype(np.float32)
+    suppresses = (overlaps_above(boxes, iou_threshold) & earlier & valid[:, :, None]).astype(np.float32)
     keep = valid.copy()
     while True:
         hits = np.matmul(keep[:, None, :].astype(np.float32), suppresses)[:, 0, :]
@@ -59,8 +69,9 @@ def class_nms(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, iou
     while pending.size:
         size = window[pending].min()
         groups = pending[window[pending] == size]
-        order = _top_indices(scores[:, groups], size)  # [g, size], best first
-        top_scores = np.take_along_axis(scores[:, groups].T, order, axis=1)
+        columns = np.ascontiguousarray(scores.T[groups])  # [g, N]
+        order = _top_indices(columns, size)  # [g, size], best first
+        top_scores = np.take_along_axis(columns, order, axis=1)
         keep = greedy_keep(boxes[order], top_scores > score_threshold, iou_threshold)
         kept = np.cumsum(keep, axis=1)
         done = (kept[:, -1] >= max_per_class) | (passing[groups] <= size)
@@ -80,9 +91,8 @@ def _next_power_of_two(counts):
     return np.left_shift(1, np.ceil(np.log2(np.maximum(counts, 16))).astype(np.int64))
 
 
-def _top_indices(scores: np.ndarray, count: int) -> np.ndarray:
-    """Per column of [N, G], the indices of the `count` best scores, best first (stable)."""
-    columns = scores.T
+def _top_indices(columns: np.ndarray, count: int) -> np.ndarray:
+    """Per row of [G, N] scores, the indices of the `count` best, best first (stable)."""
     if count < columns.shape[1]:
         part = np.argpartition(-columns, count - 1, axis=1)[:, :count]
         part.sort(axis=1)  # keep index order among equal scores
