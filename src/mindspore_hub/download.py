@@ -165,14 +165,20 @@ def _transfer(session: requests.Session, url: str, part: _Part, bar: tqdm) -> No
             bar.reset(total=total)
             bar.update(part.size)
             limit = settings.max_size()
+            # read1 hands over what arrived before a dropped connection; iter_content would lose it.
+            # Without a Content-Encoding the body is the file: reading it undecoded skips urllib3's
+            # decoded-bytes buffer, which copies every partial read once more.
+            read, decode = response.raw.read1, _encoded(response)
+            update, progress = part.hasher.update, bar.update
             with open(part.path, "ab") as out:
-                # read1 hands over what arrived before a dropped connection; iter_content would lose it
-                for chunk in iter(lambda: response.raw.read1(CHUNK, decode_content=True), b""):
-                    out.write(chunk)
-                    part.hasher.update(chunk)
-                    part.size += len(chunk)
-                    gained += len(chunk)
-                    bar.update(len(chunk))
+                write = out.write
+                while chunk := read(CHUNK, decode_content=decode):
+                    write(chunk)
+                    update(chunk)
+                    size = len(chunk)
+                    part.size += size
+                    gained += size
+                    progress(size)
                     if part.size > limit:
                         part.discard()
                         raise DownloadError(f"{url} sent more than {limit} bytes ({settings.MAX_SIZE}); "
@@ -208,6 +214,11 @@ def _accept(response: requests.Response, part: _Part) -> int | None:
         length = response.headers.get("Content-Length", "")
         return int(length) if length.isdigit() else None
     raise DownloadError(f"HTTP {status} {response.reason} for {response.url}")
+
+
+def _encoded(response: requests.Response) -> bool:
+    """True when the server applied a content coding (despite ``Accept-Encoding: identity``)."""
+    return response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
 
 
 def _check_room(url: str, part: _Part, total: int | None) -> None:

@@ -6,12 +6,13 @@ load never re-hashes a checkpoint.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
-import queue
 import threading
 
 CHUNK = 1 << 20
+WINDOW = 16 << 20  # bytes a StreamHasher lets wait for its worker
 
 
 def new():
@@ -20,37 +21,82 @@ def new():
 
 
 class StreamHasher:
-    """sha256 of a stream, computed on a worker thread as the chunks arrive.
+    """sha256 of a stream, fed chunk by chunk as the chunks arrive.
 
-    hashlib releases the GIL while it hashes a large chunk, so the hash runs beside the
-    receiving and writing thread instead of adding its time to it. `hexdigest` waits for
-    the chunks given so far; call `close` when the stream is abandoned.
+    With more than one usable CPU the hash runs on a worker thread: hashlib releases the
+    GIL while it hashes a chunk larger than 2 KiB, so it proceeds beside the thread that
+    receives and writes. At most `window` bytes wait for the worker (`update` blocks beyond
+    that), so memory stays bounded whatever the chunk sizes. With one CPU it hashes in the
+    caller's thread, where a worker would only add handoffs. `hexdigest` waits for the
+    chunks given so far; call `close` when the stream is abandoned. An error raised while
+    hashing is raised again by the next `update` or by `hexdigest`.
     """
 
-    def __init__(self):
+    def __init__(self, threaded: bool | None = None, window: int = WINDOW):
         self._sha = hashlib.sha256()
-        self._chunks: queue.Queue = queue.Queue(maxsize=32)
+        self._threaded = _usable_cpus() > 1 if threaded is None else threaded
+        self._window = window
+        self._chunks: collections.deque = collections.deque()
+        self._pending = 0  # bytes handed over and not hashed yet
+        self._ready = threading.Condition(threading.Lock())
         self._worker: threading.Thread | None = None
+        self._error: BaseException | None = None
 
-    def update(self, data: bytes) -> None:
+    def update(self, data) -> None:
+        if self._error is not None:
+            raise self._error
+        if not self._threaded:
+            self._sha.update(data)
+            return
         if self._worker is None:
             self._worker = threading.Thread(target=self._run, name="mshub-sha256", daemon=True)
             self._worker.start()
-        self._chunks.put(data)
+        size = len(data)
+        with self._ready:
+            while self._pending and self._pending + size > self._window:
+                self._ready.wait()
+            self._chunks.append(data)
+            self._pending += size
+            self._ready.notify_all()
 
     def hexdigest(self) -> str:
         self.close()
+        if self._error is not None:
+            raise self._error
         return self._sha.hexdigest()
 
     def close(self) -> None:
         if self._worker is not None:
-            self._chunks.put(None)
+            with self._ready:
+                self._chunks.append(None)
+                self._ready.notify_all()
             self._worker.join()
             self._worker = None
 
     def _run(self) -> None:
-        for data in iter(self._chunks.get, None):
-            self._sha.update(data)
+        ready, chunks, sha = self._ready, self._chunks, self._sha
+        while True:
+            with ready:
+                while not chunks:
+                    ready.wait()
+                data = chunks.popleft()
+            if data is None:
+                return
+            if self._error is None:
+                try:
+                    sha.update(data)
+                except BaseException as error:  # re-raised in the caller's thread
+                    self._error = error
+            with ready:
+                self._pending -= len(data)
+                ready.notify_all()
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def update_from_file(hasher, path: str | os.PathLike[str], limit: int | None = None) -> int:
