@@ -115,11 +115,12 @@ class Detector:
         return self.backend(np.ascontiguousarray(batch, dtype=np.float32))
 
     def _detections(self, boxes, scores, image_hw) -> list:
-        rows = postprocess(boxes, scores, image_hw, self.config, self.score_threshold)
+        rows = postprocess(boxes, scores, image_hw, self.config, self.score_threshold).tolist()
+        ids, names = self.labels.ids, self.labels.names
         return [
-            Detection(box=tuple(row[2:6]), score=float(row[1]), label=int(row[0]),
-                      category_id=self.labels.category_id(int(row[0])), category_name=self.labels.name(int(row[0])))
-            for row in rows
+            Detection(box=(x, y, w, h), score=score, label=int(label),
+                      category_id=ids[int(label) - 1], category_name=names[int(label) - 1])
+            for label, score, x, y, w, h in rows
         ]
 
 
