@@ -15,25 +15,31 @@ import numpy as np
 
 from .config import DEFAULT_CONFIG, SsdConfig
 
+MAX_WINDOW = 1024  # boxes a class examines in the matrix form before going one box at a time
+ELEMENT_BUDGET = 1 << 22  # box pairs in one matrix batch (about 25 bytes a pair at the peak)
 
-def overlaps_above(boxes: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """[..., K, K] bool: IoU of (y1, x1, y2, x2) pixel boxes, "+1 pixel" areas, above the threshold.
+
+def overlaps_above(boxes: np.ndarray, others: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """[..., K, M] bool: IoU of (y1, x1, y2, x2) pixel boxes [..., K, 4] with [..., M, 4]
+    ("+1 pixel" areas) above the threshold.
 
     Tested as inter > t * union (no division), in place: this is the hot loop of post-processing.
     """
-    y1, x1, y2, x2 = (np.ascontiguousarray(boxes[..., i]) for i in range(4))
-    area = (x2 - x1 + 1) * (y2 - y1 + 1)
-    inter = _overlap_1d(y1, y2)
-    inter *= _overlap_1d(x1, x2)
-    union = area[..., :, None] + area[..., None, :]
+    inter = _overlap_1d(boxes[..., 0], boxes[..., 2], others[..., 0], others[..., 2])
+    inter *= _overlap_1d(boxes[..., 1], boxes[..., 3], others[..., 1], others[..., 3])
+    union = _area(boxes)[..., :, None] + _area(others)[..., None, :]
     union -= inter
     union *= iou_threshold
     return inter > union
 
 
-def _overlap_1d(low, high):
-    extent = np.minimum(high[..., :, None], high[..., None, :])
-    extent -= np.maximum(low[..., :, None], low[..., None, :])
+def _area(boxes):
+    return (boxes[..., 3] - boxes[..., 1] + 1) * (boxes[..., 2] - boxes[..., 0] + 1)
+
+
+def _overlap_1d(low, high, other_low, other_high):
+    extent = np.minimum(high[..., :, None], other_high[..., None, :])
+    extent -= np.maximum(low[..., :, None], other_low[..., None, :])
     extent += 1
     return np.maximum(extent, 0, out=extent)
 
@@ -42,7 +48,7 @@ def greedy_keep(boxes: np.ndarray, valid: np.ndarray, iou_threshold: float) -> n
     """[G, K, 4] boxes sorted by score, [G, K] valid -> [G, K] kept by greedy NMS."""
     count = boxes.shape[1]
     earlier = np.triu(np.ones((count, count), dtype=bool), k=1)  # only earlier boxes suppress
-    suppresses = (overlaps_above(boxes, iou_threshold) & earlier & valid[:, :, None]).astype(np.float32)
+    suppresses = (overlaps_above(boxes, boxes, iou_threshold) & earlier & valid[:, :, None]).astype(np.float32)
     keep = valid.copy()
     while True:
         hits = np.matmul(keep[:, None, :].astype(np.float32), suppresses)[:, 0, :]
@@ -52,13 +58,32 @@ def greedy_keep(boxes: np.ndarray, valid: np.ndarray, iou_threshold: float) -> n
         keep = new_keep
 
 
+def greedy_sequential(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, iou_threshold: float,
+                      limit: int):
+    """One class, one kept box at a time (at most `limit` steps, memory linear in the boxes).
+
+    For the rare class where thousands of overlapping boxes pass and the matrix form would
+    need K x K memory. Returns (box indices, scores), best first.
+    """
+    candidates = np.flatnonzero(scores > score_threshold)
+    order = candidates[np.argsort(-scores[candidates], kind="stable")]
+    kept = []
+    while order.size and len(kept) < limit:
+        best, order = order[0], order[1:]
+        kept.append(best)
+        order = order[~overlaps_above(boxes[best][None], boxes[order], iou_threshold)[0]]
+    kept = np.asarray(kept, dtype=np.int64)
+    return kept, scores[kept]
+
+
 def class_nms(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, iou_threshold: float,
               max_per_class: int, candidates: int = 256):
     """Pixel boxes [N, 4] and scores [N, G] -> (box index, class column, score) arrays.
 
     Results come class by class, best first within a class. Classes are batched by how many
     boxes pass the threshold (windows of powers of two), so one busy class does not make
-    every other class pay for a large window.
+    every other class pay for a large window; a batch holds at most ELEMENT_BUDGET overlaps,
+    and a class still unfinished at MAX_WINDOW goes to `greedy_sequential`.
     """
     num_boxes = scores.shape[0]
     passing = (scores > score_threshold).sum(axis=0)
@@ -68,7 +93,7 @@ def class_nms(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, iou
     pending = np.flatnonzero(passing)
     while pending.size:
         size = window[pending].min()
-        groups = pending[window[pending] == size]
+        groups = pending[window[pending] == size][: max(1, ELEMENT_BUDGET // size ** 2)]
         columns = np.ascontiguousarray(scores.T[groups])  # [g, N]
         order = _top_indices(columns, size)  # [g, size], best first
         top_scores = np.take_along_axis(columns, order, axis=1)
@@ -78,8 +103,11 @@ def class_nms(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, iou
         keep &= (kept <= max_per_class) & done[:, None]
         row, slot = np.nonzero(keep)
         found.append((order[row, slot], groups[row], top_scores[row, slot]))
+        for group in groups[~done] if size >= MAX_WINDOW else ():
+            index, score = greedy_sequential(boxes, scores[:, group], score_threshold, iou_threshold, max_per_class)
+            found.append((index, np.full(index.shape, group), score))
         window[groups[~done]] = min(num_boxes, size * 2)
-        pending = np.setdiff1d(pending, groups[done])
+        pending = np.setdiff1d(pending, groups[done] if size < MAX_WINDOW else groups)
     if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, scores.dtype)
     index, group, score = (np.concatenate(parts) for parts in zip(*found))

@@ -77,3 +77,27 @@ def test_threshold_override():
     ours = postprocess(boxes, scores, (100, 100), DEFAULT_CONFIG, score_threshold=0.5)
     assert ours[:, 1].min() > 0.5
     np.testing.assert_allclose(ours, brute_force(boxes, scores, (100, 100), threshold=0.5), atol=1e-6)
+
+
+def test_one_box_at_a_time_beyond_the_window_equals_brute_force(monkeypatch):
+    """Classes unfinished at MAX_WINDOW continue box by box; force that path on a small case."""
+    import ssd_resnet50.postprocess as post
+
+    monkeypatch.setattr(post, "MAX_WINDOW", 32)
+    monkeypatch.setattr(post, "ELEMENT_BUDGET", 32 * 32 * 2)  # two classes a matrix batch
+    boxes, scores = random_case(11, boxes=2000, classes=5)
+    np.testing.assert_allclose(postprocess(boxes, scores, (480, 640)), brute_force(boxes, scores, (480, 640)),
+                               rtol=0, atol=1e-6)
+
+
+def test_tens_of_thousands_of_overlapping_boxes_in_one_class():
+    """One large object predicted by every anchor: memory stays linear, the result is exact."""
+    distinct = np.array([[0.1, 0.1, 0.3, 0.3], [0.5, 0.5, 0.9, 0.9], [0.1, 0.6, 0.4, 0.95]], np.float32)
+    copies = 15000
+    boxes = np.repeat(distinct, copies, axis=0)
+    scores = np.zeros((len(boxes), 2), np.float32)
+    scores[:, 1] = np.random.default_rng(3).uniform(0.2, 0.9, len(boxes))
+    rows = postprocess(boxes, scores, (100, 100))
+    assert rows.shape == (3, 6)  # identical boxes suppress each other: one survivor per distinct box
+    best = scores[:, 1].reshape(3, copies).max(axis=1)
+    np.testing.assert_allclose(np.sort(rows[:, 1]), np.sort(best), rtol=0, atol=0)
