@@ -36,21 +36,28 @@ def read_image(path) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
         raise ImageError(f"{path}: cannot read the file ({error.strerror or error})") from error
+    return decode(data, path)
+
+
+def decode(data: np.ndarray, name: str) -> np.ndarray:
+    """Encoded bytes (uint8 array) -> RGB uint8, pixels as stored (EXIF orientation is not
+    applied, as in COCO and the original evaluation); one decoder for files and bytes."""
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
-        raise ImageError(f"{path}: not a readable image (corrupt, empty or an unsupported format)")
+        raise ImageError(f"{name}: not a readable image (corrupt, empty or an unsupported format)")
     if image.ndim == 3 and image.shape[2] == 4:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
     elif image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    return to_rgb8(image, name=path)
+    return to_rgb8(image, name=name)
 
 
 def to_rgb8(image, name=None) -> np.ndarray:
     """Any supported array or PIL image -> contiguous RGB uint8 [H, W, 3].
 
     Arrays are taken as RGB(A) or grayscale; 16-bit values are scaled to 8 bits; float arrays
-    must already be on the 0-255 scale; alpha is dropped (what the network was trained on).
+    whose values all lie in [0, 1] are taken as that scale, other floats as 0-255; alpha is
+    dropped (what the network was trained on).
     """
     name = name or describe(image)
     if isinstance(image, Image.Image):
@@ -82,6 +89,8 @@ def _to_uint8(image: np.ndarray, name: str) -> np.ndarray:
     if np.issubdtype(image.dtype, np.number):
         if not np.isfinite(image).all():
             raise ImageError(f"{name}: the array holds NaN or infinite values")
+        if np.issubdtype(image.dtype, np.floating) and image.min() >= 0 and image.max() <= 1:
+            image = image * 255.0  # the [0, 1] convention of many image libraries
         return np.clip(np.rint(image), 0, 255).astype(np.uint8)
     raise ImageError(f"{name}: unsupported pixel type {image.dtype}")
 
@@ -91,10 +100,7 @@ def load_rgb(image) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         return read_image(image)
     if isinstance(image, (bytes, bytearray, memoryview)):
-        decoded = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
-        if decoded is None:
-            raise ImageError("bytes: not a readable image")
-        return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+        return decode(np.frombuffer(image, np.uint8), f"{len(image)} bytes")
     return to_rgb8(image)
 
 

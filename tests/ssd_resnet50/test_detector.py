@@ -62,6 +62,8 @@ def test_image_kinds_agree(fixture_network, photos):
     rgba = np.dstack([rgb, np.full(rgb.shape[:2], 77, np.uint8)])
     assert_same(detector.detect(rgba), expected)
     assert_same(detector.detect(rgb.astype(np.uint16) * 257), expected)  # 16-bit, same picture
+    assert_same(detector.detect(rgb.astype(np.float32)), expected)  # floats on the 0-255 scale
+    assert_same(detector.detect(rgb.astype(np.float32) / 255), expected)  # floats on the 0-1 scale
 
     gray = rgb[:, :, 1]
     as_rgb = detector.detect(np.repeat(gray[:, :, None], 3, axis=2))
