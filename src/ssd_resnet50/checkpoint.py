@@ -33,24 +33,25 @@ def load_weights(network, checkpoint, strict=True, skip=()):
     Returns the names left unloaded (only those under `skip`, or any when strict=False).
     """
     params = read_checkpoint(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
-    missing, mismatched = [], []
+    problems = {}  # name -> what is wrong
     fitting = {}
     for param in network.get_parameters():
         value = params.get(param.name)
         if value is None:
-            missing.append(param.name)
+            problems[param.name] = "missing from the checkpoint"
         elif tuple(value.shape) != tuple(param.shape):
-            mismatched.append(f"{param.name}: checkpoint {tuple(value.shape)} vs network {tuple(param.shape)}")
+            problems[param.name] = f"checkpoint shape {tuple(value.shape)} vs network {tuple(param.shape)}"
+        elif value.dtype != param.dtype:
+            problems[param.name] = f"checkpoint dtype {value.dtype} vs network {param.dtype}"
         else:
             fitting[param.name] = value
-    allowed = [name for name in missing + [m.split(":")[0] for m in mismatched] if name.startswith(tuple(skip))]
-    problems = [name for name in missing if name not in allowed]
-    problems += [m for m in mismatched if m.split(":")[0] not in allowed]
-    if problems and strict:
-        shown = "\n  ".join(problems[:20]) + ("\n  ..." if len(problems) > 20 else "")
-        raise CheckpointMismatch(f"{len(problems)} network parameters cannot be loaded from the checkpoint:\n  {shown}")
+    allowed = [name for name in problems if name.startswith(tuple(skip))]
+    refused = [f"{name}: {why}" for name, why in problems.items() if name not in allowed]
+    if refused and strict:
+        shown = "\n  ".join(refused[:20]) + ("\n  ..." if len(refused) > 20 else "")
+        raise CheckpointMismatch(f"{len(refused)} network parameters cannot be loaded from the checkpoint:\n  {shown}")
     ms.load_param_into_net(network, fitting, strict_load=True)
-    left = allowed + problems
+    left = list(problems)
     if left:
         log.info("left %d parameters at their initial values: %s", len(left), ", ".join(left[:10]))
     return left

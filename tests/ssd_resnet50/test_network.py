@@ -93,6 +93,15 @@ def test_strict_loading_names_a_missing_tensor(fixture_params, tmp_path):
         load_weights(create_network("ssd_resnet50"), path)
 
 
+def test_strict_loading_names_a_dtype_mismatch(fixture_params, tmp_path):
+    half = "network.multi_box.multi_loc_layers.4.3.bias"
+    path = tmp_path / "half.ckpt"
+    ms.save_checkpoint([{"name": n, "data": ms.Tensor(a.astype(np.float16) if n == half else a)}
+                        for n, a in fixture_params.items()], str(path))
+    with pytest.raises(CheckpointMismatch, match=half.replace(".", r"\.") + ": checkpoint dtype Float16"):
+        load_weights(create_network("ssd_resnet50"), path)
+
+
 def test_create_network_names_and_options():
     assert isinstance(create_network("SSD_ResNet50"), SsdInference)
     with pytest.raises(ValueError, match="ssd_resnet50"):
