@@ -167,6 +167,28 @@ def add_arguments(parser):
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+RESULT_FIELDS = ("image_id", "category_id", "bbox", "score")
+
+
+def read_results(path) -> list:
+    """A COCO results file, checked: a list of {image_id, category_id, bbox [x, y, w, h], score}."""
+    try:
+        with open(path) as f:
+            results = json.load(f)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not JSON ({error})") from error
+    if not isinstance(results, list):
+        raise ValueError(f"{path}: a COCO results file is a JSON list, found {type(results).__name__}")
+    for index, entry in enumerate(results):
+        missing = [key for key in RESULT_FIELDS if not isinstance(entry, dict) or key not in entry]
+        bbox = entry.get("bbox") if isinstance(entry, dict) else None
+        if missing or not (isinstance(bbox, list) and len(bbox) == 4
+                           and all(isinstance(v, (int, float)) for v in bbox)):
+            why = f"lacks {', '.join(missing)}" if missing else "has no bbox of 4 numbers"
+            raise ValueError(f"{path}: entry {index} {why}: {json.dumps(entry)[:200]}")
+    return results
+
+
 def run(args) -> int:
     ground_truth = load_ground_truth(args.annotations)
     image_ids = select_images(ground_truth, args.skip_crowd_images)
@@ -177,8 +199,7 @@ def run(args) -> int:
     if args.skip_crowd_images:
         print(f"--skip-crowd-images: evaluating {len(image_ids)} of {total} images")
     if args.detections:
-        with open(args.detections) as f:
-            results = json.load(f)
+        results = read_results(args.detections)
         done = image_ids
     else:
         if not args.images:

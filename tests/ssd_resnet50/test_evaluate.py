@@ -89,6 +89,19 @@ def test_cli_scores_a_results_file(sample, tmp_path, capsys):
     assert "AP 1.000  AP50 1.000  AP75 1.000" in printed and "(2 images)" in printed
 
 
+@pytest.mark.parametrize("content,message", [
+    ('{"image_id": 1}', "a COCO results file is a JSON list, found dict"),
+    ('[{"image_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}]', "entry 0 lacks category_id"),
+    ('[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1], "score": 0.5}]', "entry 0 has no bbox of 4 numbers"),
+    ("[{]", "not JSON"),
+])
+def test_cli_names_what_is_wrong_with_a_results_file(sample, tmp_path, capsys, content, message):
+    results = tmp_path / "bad.json"
+    results.write_text(content)
+    assert main(["eval", "--annotations", str(sample[0]), "--detections", str(results)]) == 1
+    assert message in capsys.readouterr().err
+
+
 def test_cli_skip_crowd_images_on_the_sample_leaves_nothing(sample, capsys):
     annotations, images = sample  # both photos hold a crowd annotation
     status = main(["eval", "--annotations", str(annotations), "--images", str(images), "--skip-crowd-images",
