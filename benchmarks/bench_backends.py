@@ -127,7 +127,8 @@ def main():
     print(f"  mindspore {ms_s:.3f} s, onnxruntime {ort_s:.3f} s "
           f"({verdict(ort_s, DETECT_TARGET)} the {DETECT_TARGET} s target)")
 
-    tensor, image_hw = preprocess(PHOTO, network.config)
+    tensor, rgb = preprocess(PHOTO, network.config)
+    image_hw = rgb.shape[:2]
     batch = tensor[None]
     boxes, scores = onnx(batch)
     pre_s, forward_s, post_s = alternating_medians([

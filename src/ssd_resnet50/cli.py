@@ -12,7 +12,7 @@ import sys
 
 from mindspore_hub.errors import HubError
 
-from .weights_source import add_weights_arguments, detector_from_args
+from .weights_source import add_weights_arguments, detector_from_args, positive_int
 
 SUBCOMMANDS = {
     "eval": ("evaluate", "COCO mAP of a model on a COCO-format data set"),
@@ -28,26 +28,26 @@ def add_detect_arguments(parser):
                         help="draw and report detections above this score (default 0.3)")
     parser.add_argument("--out", default="detections", metavar="DIR",
                         help="where IMAGE.png pictures and detections.json go (default ./detections)")
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--batch-size", type=positive_int, default=4, help="images a network call (default 4)")
 
 
 def run_detect(args) -> int:
-    from .preprocess import load_rgb
     from .visualize import draw_detections
 
     detector = detector_from_args(args, score_threshold=args.score_threshold, batch_size=args.batch_size)
     os.makedirs(args.out, exist_ok=True)
-    results, failed = [], 0
-    for index, result in enumerate(detector.detect_batch(args.images)):
+    results, failed, pictures = [], 0, set()
+    for result in detector.iter_detect(args.images, keep_images=True):
         if not result.ok:
             failed += 1
             print(f"error: {result.error}", file=sys.stderr)
             continue
         stem = os.path.splitext(os.path.basename(result.source))[0]
-        picture = os.path.join(args.out, f"{stem}.png")
-        draw_detections(load_rgb(result.source), result.detections).save(picture)
+        picture = _unique(os.path.join(args.out, stem), ".png", pictures)
+        draw_detections(result.image, result.detections).save(picture)
         image_id = int(stem) if stem.isdigit() else stem
-        results += [dict(det.to_coco(image_id), category_name=det.category_name) for det in result.detections]
+        results += [dict(det.to_coco(image_id), category_name=det.category_name, file_name=result.source)
+                    for det in result.detections]
         names = ", ".join(sorted({det.category_name for det in result.detections})) or "nothing"
         print(f"{result.source}: {len(result.detections)} detections ({names}) -> {picture}")
     report = os.path.join(args.out, "detections.json")
@@ -55,6 +55,16 @@ def run_detect(args) -> int:
         json.dump(results, f, indent=1)
     print(f"wrote {report}" + (f"; {failed} of {len(args.images)} images failed" if failed else ""))
     return 1 if failed else 0
+
+
+def _unique(base, suffix, taken) -> str:
+    """base + suffix, or base_2 + suffix, ... : photos of the same name from two folders."""
+    path, count = base + suffix, 1
+    while path in taken:
+        count += 1
+        path = f"{base}_{count}{suffix}"
+    taken.add(path)
+    return path
 
 
 def build_parser() -> argparse.ArgumentParser:

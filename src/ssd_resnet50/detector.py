@@ -41,6 +41,7 @@ class ImageResult:
     image_hw: tuple = None
     detections: list = field(default_factory=list)
     error: str = None
+    image: np.ndarray = field(default=None, repr=False)  # the decoded RGB, when asked to keep it
 
     @property
     def ok(self) -> bool:
@@ -94,21 +95,39 @@ class Detector:
     def detect_batch(self, images) -> list:
         """An `ImageResult` per input, in order. A bad input gets its error and the others
         are still processed."""
-        results, ready = [], []
+        return list(self.iter_detect(images))
+
+    def iter_detect(self, images, keep_images=False):
+        """`ImageResult`s in input order, yielded a batch at a time, so memory stays bounded
+        however many inputs there are. `keep_images=True` leaves the decoded RGB image on
+        each result (to draw on it without decoding again).
+
+        Full batches run at `batch_size` and the rest one image at a time, so a compiled
+        backend only ever sees two input shapes.
+        """
+        waiting, ready = [], []  # results not yet yielded; decoded inputs not yet run
         for image in images:
             result = ImageResult(source=describe(image))
             try:
-                tensor, result.image_hw = preprocess(image, self.config)
+                tensor, rgb = preprocess(image, self.config)
+                result.image_hw = rgb.shape[:2]
+                result.image = rgb if keep_images else None
                 ready.append((result, tensor))
             except ImageError as error:
                 result.error = str(error)
-            results.append(result)
-        for start in range(0, len(ready), self.batch_size):
-            chunk = ready[start:start + self.batch_size]
-            boxes, scores = self.backend(np.stack([tensor for _, tensor in chunk]))
-            for (result, _), image_boxes, image_scores in zip(chunk, boxes, scores):
-                result.detections = self._detections(image_boxes, image_scores, result.image_hw)
-        return results
+            waiting.append(result)
+            if len(ready) == self.batch_size:
+                self._run(ready)
+                yield from waiting
+                waiting, ready = [], []
+        for item in ready:
+            self._run([item])
+        yield from waiting
+
+    def _run(self, chunk):
+        boxes, scores = self.backend(np.stack([tensor for _, tensor in chunk]))
+        for (result, _), image_boxes, image_scores in zip(chunk, boxes, scores):
+            result.detections = self._detections(image_boxes, image_scores, result.image_hw)
 
     def raw(self, batch: np.ndarray):
         """Network outputs (boxes, scores) for a pre-processed batch [B, 3, H, W]."""

@@ -150,7 +150,7 @@ def label_set_for(ground_truth, labels=None, num_classes=None):
 
 
 def add_arguments(parser):
-    from .weights_source import add_weights_arguments
+    from .weights_source import add_weights_arguments, positive_int
 
     parser.add_argument("--annotations", required=True, metavar="JSON", help="COCO-format annotation file")
     parser.add_argument("--images", metavar="DIR", help="directory holding the images' file_names")
@@ -161,7 +161,7 @@ def add_arguments(parser):
                         help="leave out images with a crowd annotation or none at all (the original evaluation)")
     parser.add_argument("--out", default="results.json", metavar="JSON",
                         help="where the detections go, COCO results format (default results.json)")
-    parser.add_argument("--batch-size", type=int, default=8, help="images a network call (default 8)")
+    parser.add_argument("--batch-size", type=positive_int, default=8, help="images a network call (default 8)")
     parser.add_argument("--score-threshold", type=float, default=None,
                         help="keep detections above this score (default 0.1, the original evaluation's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -93,12 +93,12 @@ def with_extension(path, file_format) -> str:
 
 
 def add_arguments(parser):
-    from .weights_source import add_weights_arguments
+    from .weights_source import add_weights_arguments, positive_int
 
     parser.add_argument("--format", type=str.upper, choices=tuple(FORMATS), default="MINDIR",
                         help="MINDIR (MindSpore, MindSpore Lite) or ONNX (onnxruntime and others); default MINDIR")
     add_weights_arguments(parser, backend=False)
-    parser.add_argument("--batch-size", type=int, default=1, help="fixed batch dimension of the input (default 1)")
+    parser.add_argument("--batch-size", type=positive_int, default=1, help="fixed batch dimension of the input (default 1)")
     parser.add_argument("--dynamic-batch", action="store_true",
                         help="leave the batch dimension open (MINDIR only)")
     parser.add_argument("--out", required=True, metavar="FILE",

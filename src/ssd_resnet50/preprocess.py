@@ -114,13 +114,13 @@ def normalise(rgb: np.ndarray, config: SsdConfig = DEFAULT_CONFIG) -> np.ndarray
 
 
 def preprocess(image, config: SsdConfig = DEFAULT_CONFIG):
-    """One input -> (network input [3, h, w] float32, original (height, width)).
+    """One input -> (network input [3, h, w] float32, the decoded RGB uint8 image).
 
     Anything wrong with the input surfaces as ImageError naming it.
     """
     try:
         rgb = load_rgb(image)
-        return normalise(rgb, config), rgb.shape[:2]
+        return normalise(rgb, config), rgb
     except ImageError:
         raise
     except (ValueError, TypeError, OSError, cv2.error) as error:

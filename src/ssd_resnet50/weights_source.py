@@ -16,10 +16,21 @@ def add_weights_arguments(parser: argparse.ArgumentParser, backend=True):
                         help="classes including background, for a fine-tuned checkpoint (default 81)")
     parser.add_argument("--labels", metavar="NAME", nargs="+", default=None,
                         help="class names of a fine-tuned checkpoint, in label order (default: COCO)")
-    parser.add_argument("--image-size", type=int, default=None, help="network input size (default 640)")
+    parser.add_argument("--image-size", type=positive_int, default=None, help="network input size (default 640)")
     if backend:
         parser.add_argument("--backend", choices=("auto", "mindspore", "onnxruntime"), default="auto",
                             help="where the network runs (default: auto)")
+
+
+def positive_int(text) -> int:
+    """argparse type: a whole number above zero."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {text!r}")
+    return value
 
 
 def checkpoint_path(args) -> str:

@@ -50,3 +50,26 @@ def test_console_script_is_installed():
     assert script, "the ssd-resnet50 console script is not installed (pip install .)"
     result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "detect" in result.stdout
+
+
+def test_photos_of_the_same_name_get_their_own_pictures(fixture_checkpoint, tmp_path):
+    photo = shared_path("data", "coco_val2017_sample", "000000142238.jpg")
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(photo, tmp_path / folder / "photo.jpg")
+    out = tmp_path / "out"
+    status = main(["detect", str(tmp_path / "a" / "photo.jpg"), str(tmp_path / "b" / "photo.jpg"),
+                   "--weights", str(fixture_checkpoint), "--out", str(out), "--score-threshold", "0.7",
+                   "--backend", "mindspore"])
+    assert status == 0
+    assert sorted(p.name for p in out.glob("*.png")) == ["photo.png", "photo_2.png"]
+    sources = {r["file_name"] for r in json.loads((out / "detections.json").read_text())}
+    assert sources == {str(tmp_path / "a" / "photo.jpg"), str(tmp_path / "b" / "photo.jpg")}
+
+
+def test_batch_size_must_be_positive(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as stop:
+        main(["detect", "x.jpg", "--batch-size", "0"])
+    assert stop.value.code == 2 and "above 0" in capsys.readouterr().err

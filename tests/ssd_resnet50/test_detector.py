@@ -97,3 +97,22 @@ def test_rejects_the_training_network():
 
     with pytest.raises(TypeError, match="inference network"):
         Detector(create_network(is_training=True), backend="mindspore")
+
+
+def test_full_batches_then_one_at_a_time(fixture_network, photos):
+    """A compiled backend sees two input shapes only; results keep the input order."""
+    detector = Detector(fixture_network, backend="mindspore", score_threshold=0.6, batch_size=3)
+    shapes = []
+    run = detector.backend
+
+    def spy(batch):
+        shapes.append(batch.shape[0])
+        return run(batch)
+
+    detector.backend = spy
+    inputs = [photos[0], b"broken", photos[1], photos[0], photos[1], photos[0]]
+    results = list(detector.iter_detect(inputs, keep_images=True))
+    assert shapes == [3, 1, 1]  # the last two one at a time, not as a new batch shape of 2
+    assert [r.ok for r in results] == [True, False, True, True, True, True]
+    assert results[0].image.shape == (360, 640, 3) and results[1].image is None
+    assert_same(results[3].detections, results[0].detections)

@@ -64,8 +64,8 @@ def test_detection_path_reproduces_reference_detections(fixture_network):
 
 def test_preprocessing_reproduces_reference_input():
     ref = reference("reference_seed0_coco439180.npz")
-    tensor, image_hw = preprocess(shared_path("data", "coco_val2017_sample", "000000439180.jpg"))
-    assert tuple(image_hw) == tuple(ref["image_hw"])
+    tensor, rgb = preprocess(shared_path("data", "coco_val2017_sample", "000000439180.jpg"))
+    assert rgb.shape[:2] == tuple(ref["image_hw"])
     assert np.abs(tensor - ref["input"][0]).max() <= 0.02
 
 
