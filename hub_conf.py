@@ -5,7 +5,9 @@ the installed entry point `mindspore_hub.entries: ssd_resnet50`.
 """
 try:
     from ssd_resnet50.model import create_network
-except ImportError:  # a bare checkout, imported from its own folder by a hub
+except ModuleNotFoundError as missing:  # a bare checkout, imported from its own folder by a hub
+    if missing.name != "ssd_resnet50":
+        raise  # a dependency is missing: say so, do not mask it
     from src.ssd_resnet50.model import create_network
 
 __all__ = ["create_network"]

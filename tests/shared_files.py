@@ -12,5 +12,8 @@ def shared_path(*parts) -> Path:
     """A file of ../shared, or a skip naming it when it is not there."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} is absent (the shared spec/data folder beside the checkout)")
+        message = f"{path} is absent (the shared spec/data folder beside the checkout)"
+        if os.environ.get("SSD_REQUIRE_SHARED") == "1":  # CI: fidelity tests must run
+            pytest.fail(message)
+        pytest.skip(message)
     return path

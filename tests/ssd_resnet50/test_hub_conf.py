@@ -24,3 +24,26 @@ def test_installed_entry_point_is_registered():
     found = [entry for entry in entries if entry.name == "ssd_resnet50"]
     assert found, "ssd_resnet50 is not registered under mindspore_hub.entries (pip install .)"
     assert found[0].load() is hub_conf.create_network
+
+
+def test_a_bare_checkout_imports_the_network_from_src(tmp_path):
+    """Without the package installed, hub_conf.py finds src/ssd_resnet50 beside it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(hub_conf.__file__).resolve().parent
+    code = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'ssd_resnet50':\n"
+        "            raise ModuleNotFoundError('blocked', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        f"sys.path.insert(0, {str(repo)!r})\n"
+        "import hub_conf\n"
+        "print(hub_conf.create_network.__module__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "src.ssd_resnet50.model"
