@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import cache, code, index, manage, names, weights
+from . import cache, code, index, manage, names, urls, weights
 from .errors import (ChecksumError, DownloadError, HubError, LockTimeoutError, OfflineError,
                      UnsafeNameError, UntrustedRepoError, WeightsMismatchError)
 from .manage import get_hub_dir, set_hub_dir
@@ -38,11 +38,25 @@ def download(name: str | os.PathLike[str], source: str | None = None, force_relo
     return str(_checkpoint(info(name, source, force_reload), force_reload))
 
 
-def load_weights(name: str | os.PathLike[str], source: str | None = None, force_reload: bool = False) -> dict:
-    """The verified checkpoint's parameters, as `mindspore.load_checkpoint` returns them."""
-    import mindspore
+def load_weights(network, handle: str | os.PathLike[str] | None = None, source: str | None = None,
+                 force_reload: bool = False, strict: bool = True):
+    """The verified checkpoint's weights: loaded into `network`, or returned as a dict.
 
-    return mindspore.load_checkpoint(download(name, source, force_reload))
+    Upstream's form, ``load_weights(network, handle)`` with an `nn.Cell`, loads the weights of
+    the model named `handle` into `network` (strictly unless ``strict=False``) and returns it.
+    ``load_weights(name)`` returns the parameters as `mindspore.load_checkpoint` does.
+    """
+    import mindspore
+    from mindspore import nn
+
+    if isinstance(network, nn.Cell):
+        if handle is None:
+            raise TypeError("load_weights(network, handle): name the model whose weights to load")
+        _load_checkpoint(network, info(handle, source, force_reload), force_reload, strict)
+        return network
+    if handle is not None:
+        raise TypeError(f"load_weights(network, handle) needs an nn.Cell, not {type(network).__name__}")
+    return mindspore.load_checkpoint(download(network, source, force_reload))
 
 
 def load(name: str | os.PathLike[str], *args, source: str | None = None, pretrained: bool = True,
@@ -55,18 +69,13 @@ def load(name: str | os.PathLike[str], *args, source: str | None = None, pretrai
     MSHUB_TRUST_REPO / the trusted list (None). `strict`: raise if a network parameter is missing
     from the checkpoint or has another shape; False loads what fits and logs the rest.
     """
-    from mindspore import nn
-
     meta = info(name, source, force_reload)
-    entry = code.find_entry(meta, trust_repo=trust_repo, force_reload=force_reload)
-    network = entry.create(meta.model_name.lower(), *args, **kwargs)
-    if not isinstance(network, nn.Cell):
-        raise HubError(f"create_network of {entry.origin} returned {type(network).__name__}, not an nn.Cell")
     if pretrained:
-        import mindspore
-
-        path = _checkpoint(meta, force_reload)
-        weights.load_into(network, mindspore.load_checkpoint(str(path)), strict=strict, source=str(path))
+        _check_asset(_checkpoint_asset(meta))  # before any of the model's code is fetched or run
+    network = code.find_entry(meta, trust_repo=trust_repo, force_reload=force_reload).create(
+        meta.model_name, *args, **kwargs)
+    if pretrained:
+        _load_checkpoint(network, meta, force_reload, strict)
     return network
 
 
@@ -81,10 +90,10 @@ def verify(name: str | os.PathLike[str], source: str | None = None) -> bool:
     if candidate.is_file() and not candidate.name.endswith(".md"):
         return cache.verify(candidate)
     asset = _checkpoint_asset(info(name, source))
-    path = cache.asset_path(asset.asset_sha256, names.url_file_name(asset.asset_link, "asset-link"))
+    path = cache.asset_path(asset.asset_sha256, asset.file_name)
     if not path.is_file():
         raise HubError(f"{name} is not in the cache ({path}); nothing to verify")
-    return cache.verify(path, asset.asset_sha256)
+    return cache.verify(path)
 
 
 def _checkpoint_asset(meta):
@@ -94,8 +103,21 @@ def _checkpoint_asset(meta):
     return next((asset for asset in meta.assets if asset.file_format == "ckpt"), meta.assets[0])
 
 
+def _check_asset(asset) -> None:
+    """Refuse an asset whose sha256, file name or link (after mirrors) the download would refuse."""
+    cache.asset_path(asset.asset_sha256, asset.file_name)
+    urls.asset_url(asset.asset_link)
+
+
 def _checkpoint(meta, force_reload: bool) -> Path:
     asset = _checkpoint_asset(meta)
-    file_name = names.url_file_name(asset.asset_link, "asset-link")
-    return cache.fetch(asset.asset_link, asset.asset_sha256, file_name, force=force_reload,
+    return cache.fetch(asset.asset_link, asset.asset_sha256, asset.file_name, force=force_reload,
                        label=meta.uid or meta.model_name)
+
+
+def _load_checkpoint(network, meta, force_reload: bool, strict: bool) -> None:
+    """Load the model's verified checkpoint into `network`."""
+    import mindspore
+
+    path = str(_checkpoint(meta, force_reload))
+    weights.load_into(network, mindspore.load_checkpoint(path), strict=strict, source=path)

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +33,6 @@ from .download import fetch_file
 from .errors import HubError, LockTimeoutError, OfflineError
 
 MARKER = ".verified"
-_SHA256_NAME = re.compile(r"[0-9a-f]{64}")
 PART = ".part"
 
 
@@ -96,7 +95,7 @@ def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str
                 _remove_files(path)
             elif is_verified(path, sha256):
                 return path  # another process finished it while we waited
-            elif path.exists() and verify(path, sha256):
+            elif path.exists() and _verify(path, sha256):
                 return path
             if settings.offline():
                 raise _offline(path)
@@ -108,20 +107,41 @@ def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str
             raise
 
 
-def verify(path: str | os.PathLike[str], sha256: str | None = None) -> bool:
-    """Re-hash a cached asset; mark it verified if it matches, delete it if not.
+def verify(path: str | os.PathLike[str]) -> bool:
+    """Re-hash a cached asset under its lock; mark it verified if it matches, delete it if not.
 
-    `sha256` defaults to the name of the asset's directory (``assets/<sha256>/``).
+    `path` must be a checkpoint inside the cache, ``<hub dir>/assets/<sha256>/<file>`` once
+    symbolic links and ``..`` are resolved; anything else is refused untouched.
     """
-    path = Path(path)
-    if sha256 is None and not _SHA256_NAME.fullmatch(path.parent.name):
-        raise HubError(f"{path} is not a checkpoint in the cache (assets/<sha256>/<file>); name the model instead")
-    sha256 = names.check_sha256(sha256 or path.parent.name)
+    resolved = Path(path).resolve()
+    folder = resolved.parent
+    if (folder.parent != (root() / "assets").resolve() or not names.is_sha256(folder.name)
+            or resolved.name.endswith((MARKER, PART, PART + ".json"))):
+        raise HubError(f"{path} is not a checkpoint in the cache ({root() / 'assets'}/<sha256>/<file>); "
+                       "name the model instead")
+    with locked(folder.name):
+        return _verify(resolved, folder.name)
+
+
+def _verify(path: Path, sha256: str) -> bool:
+    """`verify` for a caller that holds the lock of `sha256`. A kept ``.part`` is left alone."""
     if hashes.file_sha256(path) == sha256:
         _mark(path, sha256)
         return True
-    _remove_files(path)
+    _remove_files(path, ("", MARKER))
     return False
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` so that readers see the old file or the whole new one."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 @dataclass(frozen=True)
@@ -138,7 +158,7 @@ def entries() -> list[Entry]:
     """Every asset file in the cache, sorted by path."""
     found = []
     for path in sorted((root() / "assets").glob("*/*")):
-        if path.name.endswith((MARKER, PART + ".json")):
+        if path.name.endswith((MARKER, PART + ".json", ".tmp")):
             continue
         sha256 = path.parent.name
         if path.name.endswith(PART):
@@ -168,14 +188,13 @@ def _offline(path: Path) -> OfflineError:
 
 def _mark(path: Path, sha256: str) -> None:
     stat = path.stat()
-    marker = path.with_name(path.name + MARKER)
-    temporary = marker.with_name(marker.name + f".{os.getpid()}")
-    temporary.write_text(json.dumps({"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}))
-    os.replace(temporary, marker)
+    write_atomically(path.with_name(path.name + MARKER),
+                     json.dumps({"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}))
 
 
-def _remove_files(path: Path) -> None:
-    for suffix in ("", MARKER, PART, PART + ".json"):
+def _remove_files(path: Path, suffixes: tuple[str, ...] = ("", MARKER, PART, PART + ".json")) -> None:
+    """Delete `path` and its companions (by default all of them: marker, part and its sidecar)."""
+    for suffix in suffixes:
         path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 

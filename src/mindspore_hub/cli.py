@@ -11,7 +11,7 @@ import sys
 
 import mindspore_hub as mshub
 
-from . import cache, manage
+from . import cache, manage, names
 from .errors import HubError
 
 
@@ -105,13 +105,9 @@ def _cache(args) -> int:
         return 2
     targets = sorted({entry.sha256 for entry in cache.entries()}) if args.all else args.targets
     for target in targets:
-        sha256 = target if _is_sha256(target) else _sha256_of(target)
+        sha256 = target if names.is_sha256(target.lower()) else _sha256_of(target)
         print(("removed " if cache.remove(sha256) else "not cached ") + target)
     return 0
-
-
-def _is_sha256(text: str) -> bool:
-    return len(text) == 64 and all(char in "0123456789abcdefABCDEF" for char in text)
 
 
 def _sha256_of(name: str) -> str:

@@ -10,7 +10,10 @@ its ``create_network`` runs, imports of its own top-level names (``src``, ``hub_
 resolve inside the folder, whatever ``sys.modules`` already held. Afterwards ``sys.path`` is
 as before and those names are gone from ``sys.modules`` again, so two entries that both ship a
 ``src`` package load in one process. The entry's modules stay registered under their private
-names, because MindSpore's graph compiler imports a function's ``__module__`` by name.
+names, because MindSpore's graph compiler imports a function's ``__module__`` by name. Limits:
+names of the standard library and of packages already imported from site-packages are never
+redirected (see `_local_names`), and an import the entry's code makes after ``create_network``
+has returned (inside ``construct``, say) is not redirected either.
 """
 
 from __future__ import annotations
@@ -49,17 +52,29 @@ class Entry:
     factory: Callable | None = None
     folder: Path | None = None
 
-    def create(self, name: str, *args, **kwargs):
-        """Call the entry's ``create_network(name, *args, **kwargs)``."""
+    def create(self, model_name: str, *args, **kwargs):
+        """The network: ``create_network(model_name.lower(), *args, **kwargs)``, which must be an nn.Cell."""
+        from mindspore import nn
+
+        name = model_name.lower()
         if self.factory is not None:
-            return self.factory(name, *args, **kwargs)
-        entry_file = next(self.folder / file for file in ENTRY_FILES if (self.folder / file).is_file())
-        with _isolated(self.folder) as package:
-            module = importlib.import_module(f"{package}.{entry_file.stem}")
-            function = getattr(module, ENTRY_FUNCTION, None)
-            if not callable(function):
-                raise HubError(f"{entry_file} has no function {ENTRY_FUNCTION}(name, *args, **kwargs)")
-            return function(name, *args, **kwargs)
+            network = self.factory(name, *args, **kwargs)
+        else:
+            entry = entry_file(self.folder)
+            with _isolated(self.folder) as package:
+                module = importlib.import_module(f"{package}.{entry.stem}")
+                function = getattr(module, ENTRY_FUNCTION, None)
+                if not callable(function):
+                    raise HubError(f"{entry} has no function {ENTRY_FUNCTION}(name, *args, **kwargs)")
+                network = function(name, *args, **kwargs)
+        if not isinstance(network, nn.Cell):
+            raise HubError(f"{ENTRY_FUNCTION} of {self.origin} returned {type(network).__name__}, not an nn.Cell")
+        return network
+
+
+def entry_file(folder: Path) -> Path | None:
+    """The folder's ``hub_conf.py`` (or upstream's ``mindspore_hub_conf.py``), if it has one."""
+    return next((folder / name for name in ENTRY_FILES if (folder / name).is_file()), None)
 
 
 def find_entry(info, trust_repo: bool | None = None, force_reload: bool = False) -> Entry:
@@ -91,7 +106,7 @@ def _local_folder(info) -> Path | None:
     folder = Path(info.path).resolve().parent
     if cache.root().resolve() in folder.parents:
         return None  # a markdown file fetched into the cache never brings code with it
-    return folder if any((folder / file).is_file() for file in ENTRY_FILES) else None
+    return folder if entry_file(folder) is not None else None
 
 
 def _remote_entry(info, trust_repo: bool | None, force_reload: bool) -> Entry:
@@ -106,9 +121,12 @@ def _remote_entry(info, trust_repo: bool | None, force_reload: bool) -> Entry:
             raise OfflineError(f"offline ({settings.OFFLINE}=1) and the code of {info.model_name!r} "
                                f"({info.repo_link}) is not in the cache at {dest}")
         with cache.locked(f"code-{key}"):
-            commit = repo.fetch_folder(link, dest)
-        _forget_modules(dest)
-    if not any((dest / file).is_file() for file in ENTRY_FILES):
+            # another process may have fetched it while this one waited for the lock
+            commit = None if force_reload else repo.fetched_commit(dest)
+            if commit is None:
+                commit = repo.fetch_folder(link, dest)
+                _forget_modules(dest)
+    if entry_file(dest) is None:
         raise HubError(f"{info.repo_link} (commit {commit}) has no {' or '.join(ENTRY_FILES)}")
     return Entry(f"{link.url} {link.folder} at commit {commit}", folder=dest)
 
@@ -125,17 +143,23 @@ def _forget_modules(folder: Path) -> None:
 
 
 def _local_names(folder: Path) -> set[str]:
-    """Top-level module names an entry folder provides: its .py files and packages."""
+    """Top-level module names an entry folder provides: its .py files, and its directories with
+    a .py file anywhere below them (a package, or a folder that holds only subpackages).
+
+    Names of the standard library and of packages already imported from site-packages are never
+    shadowed; an entry that ships one gets a warning, and its imports of that name find the real one.
+    """
     found = set()
     for path in folder.iterdir():
-        name = path.stem if path.suffix == ".py" else path.name
-        if not name.isidentifier():
-            continue
-        if path.is_file() and path.suffix == ".py":
-            found.add(name)
-        elif path.is_dir() and any(child.suffix == ".py" for child in path.iterdir()):
-            found.add(name)
-    return {name for name in found if not _protected(name)}
+        if path.is_file() and path.suffix == ".py" and path.stem.isidentifier():
+            found.add(path.stem)
+        elif path.is_dir() and path.name.isidentifier() and next(path.rglob("*.py"), None) is not None:
+            found.add(path.name)
+    protected = {name for name in found if _protected(name)}
+    if protected:
+        log.warning("%s provides %s, which would shadow installed or standard modules; its imports of "
+                    "these names get the installed ones", folder, ", ".join(sorted(protected)))
+    return found - protected
 
 
 def _protected(name: str) -> bool:

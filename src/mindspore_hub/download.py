@@ -62,7 +62,7 @@ def fetch_file(url: str, dest: str | os.PathLike[str], sha256: str, label: str |
     PosixPath('/cache/m.ckpt')
     """
     dest = Path(dest)
-    url = urls.check(urls.apply_mirrors(url), "asset link")
+    url = urls.asset_url(url)
     _require_online(url)
     part = _Part(dest)
     bar = tqdm(total=None, unit="B", unit_scale=True, unit_divisor=1024, desc=label or dest.name,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import logging
-import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -97,9 +96,7 @@ def lookup(name: names.Name, source: str | None = None, force_reload: bool = Fal
         raise HubError(f"{url} is not UTF-8 text; is it a hub markdown file?") from None
     info = parse_text(text, path=str(cached))
     cached.parent.mkdir(parents=True, exist_ok=True)
-    temporary = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, cached)
+    cache.write_atomically(cached, text)
     return info
 
 

@@ -23,10 +23,4 @@ def set_hub_dir(dir_path: str | os.PathLike[str] | None = None) -> None:
 
 def get_hub_dir() -> str:
     """The cache directory (absolute; it may not exist yet)."""
-    if _hub_dir is not None:
-        return str(_hub_dir)
-    env = os.environ.get(settings.HUB_DIR, "").strip()
-    if env:
-        return str(Path(env).expanduser().absolute())
-    base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.join("~", ".cache")
-    return str(Path(base).expanduser().absolute() / "mindspore_hub")
+    return str(_hub_dir if _hub_dir is not None else settings.hub_dir())

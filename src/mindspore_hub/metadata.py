@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from types import MappingProxyType
 from typing import Any, Mapping
-from urllib.parse import unquote, urlparse
 
 import yaml
+
+from . import names
 
 __all__ = [
     "Asset",
@@ -71,8 +72,12 @@ class Asset:
 
     @property
     def file_name(self) -> str:
-        """The last component of the link's URL path, e.g. ``x.ckpt``."""
-        return unquote(PurePath(urlparse(self.asset_link).path).name)
+        """The name the file is kept under, e.g. ``x.ckpt``: `names.url_file_name` of the link.
+
+        Raises UnsafeNameError when the link is not an http(s) URL or its path could escape
+        a directory (``..``, separators, an empty name), as the loader would refuse it.
+        """
+        return names.url_file_name(self.asset_link, "asset-link")
 
 
 @dataclass(frozen=True)

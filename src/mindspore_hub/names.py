@@ -112,10 +112,15 @@ def url_file_name(link: str, what: str) -> str:
     return safe_component(segments[-1], f"file name of {what}")
 
 
+def is_sha256(text: str) -> bool:
+    """True for a sha256 hex digest as the cache names it: exactly 64 lower-case hex characters."""
+    return _SHA256.fullmatch(text) is not None
+
+
 def check_sha256(value: str, what: str = "asset-sha256") -> str:
     """The lower-case hex digest; a HubError if it is not 64 hex characters."""
     digest = (value or "").strip().lower()
-    if not _SHA256.fullmatch(digest):
+    if not is_sha256(digest):
         raise HubError(
             f"{what} {value!r} is not a sha256 (64 hex characters); the metadata is broken, "
             "and an unverifiable file is not downloaded")

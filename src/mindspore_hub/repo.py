@@ -52,7 +52,7 @@ def parse_link(link: str) -> RepoLink:
     RepoLink(url='https://gitee.com/mindspore/models', ref='r1.3', folder='official/cv/alexnet')
     """
     link = link.strip().strip("<>")
-    urls.check(link, "repo-link", allow_file=True)
+    urls.check(link, "repo-link")
     match = _LINK.match(link)
     repo, ref, folder = (match.group("repo"), match.group("ref"), match.group("folder") or "") if match \
         else (link.rstrip("/"), None, "")

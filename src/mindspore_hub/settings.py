@@ -1,7 +1,8 @@
 """Every environment variable that mindspore_hub reads, in one place.
 
 Values are read at call time (not at import), so a test or a long-running
-program can change them between calls. docs/mindspore_hub.md lists them.
+program can change them between calls. The README's "Environment variables" table
+lists them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ def _number(name: str, default: float) -> float:
     if value < 0:
         raise ValueError(f"{name}={raw!r} must not be negative")
     return value
+
+
+def hub_dir() -> Path:
+    """MSHUB_DIR, else ``$XDG_CACHE_HOME/mindspore_hub`` (``~/.cache/mindspore_hub``); absolute.
+
+    `manage.set_hub_dir` overrides this for the process.
+    """
+    raw = os.environ.get(HUB_DIR, "").strip()
+    if raw:
+        return Path(raw).expanduser().absolute()
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.join("~", ".cache")
+    return Path(base).expanduser().absolute() / "mindspore_hub"
 
 
 def offline() -> bool:

@@ -26,21 +26,32 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-def check(url: str, what: str = "URL", allow_file: bool = False) -> str:
-    """`url` if policy allows fetching it; DownloadError saying why not otherwise."""
+def check(url: str, what: str = "URL", published: bool = False) -> str:
+    """`url` if policy allows fetching it; DownloadError saying why not otherwise.
+
+    The loader's rule (the default): https, or plain http to a loopback host or with
+    MSHUB_ALLOW_HTTP=1. `published=True` is the stricter rule for links written in hub
+    metadata (what `mshub validate` enforces): https only, because a published file must
+    work for every user, whatever their local settings allow.
+    """
     parsed = urlparse(url)
     scheme = parsed.scheme.lower()
     if scheme == "https" and parsed.hostname:
         return url
+    if published:
+        raise DownloadError(f"{what} must be an absolute https:// URL, got {url!r}")
     if scheme == "http" and parsed.hostname:
         if is_loopback(parsed.hostname) or settings.allow_http():
             return url
         raise DownloadError(
             f"refusing plain http for {what} {url}: use https, or set "
             f"{settings.ALLOW_HTTP}=1 to accept unencrypted, unauthenticated transfers")
-    if scheme == "file" and allow_file:
-        return url
     raise DownloadError(f"refusing {what} {url!r}: only https (or http to loopback) is fetched")
+
+
+def asset_url(link: str) -> str:
+    """Where an asset link is fetched from: the link after MSHUB_MIRRORS, checked by `check`."""
+    return check(apply_mirrors(link), "asset link")
 
 
 def apply_mirrors(url: str) -> str:

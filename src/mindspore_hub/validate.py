@@ -17,19 +17,16 @@ import os
 import re
 import sys
 from dataclasses import asdict, dataclass
-from importlib.metadata import EntryPoint
 from typing import Any, Callable, Iterable, Sequence
-from urllib.parse import urlparse
 
-from . import code
+from . import code, names, repo, settings, urls
+from .errors import HubError, OfflineError, UnsafeNameError, UntrustedRepoError
 from .metadata import ASSET_FIELD, MetadataError, ModelInfo, normalize_version, parse_file
 
 __all__ = [
-    "ENTRY_GROUP",
     "Problem",
     "add_arguments",
     "entry_problems",
-    "find_entry",
     "find_markdown",
     "link_problems",
     "main",
@@ -41,7 +38,6 @@ __all__ = [
 
 ERROR = "error"
 WARNING = "warning"
-ENTRY_GROUP = code.ENTRY_GROUP
 
 # Allowed values, as used across upstream's mshub_res assets.
 MODULE_TYPES = frozenset({"audio", "cv", "nlp", "recommend", "gnn", "rl", "hpc", "other"})
@@ -66,7 +62,6 @@ BOOLEAN_FIELDS = ("fine-tunable", "allow-cache-ckpt")
 VERSION_FIELDS = ("model-version", "mindspore-version")
 
 _VERSION = re.compile(r"[vV]?\d+(\.\d+)*")
-_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _SKIPPED_NAMES = re.compile(r"(readme|changelog|contributing|license|code_of_conduct)([._-].*)?\.md",
                             re.IGNORECASE)
 
@@ -212,18 +207,31 @@ def _check_choices(found: _Findings) -> None:
                                      f"{', '.join(sorted(MODULE_TYPES))}")
 
 
-def _https_problem(link: Any) -> str | None:
+def _link_problem(link: Any, field: str) -> str | None:
+    """Why a link may not be published: it must be an https URL (`urls.check`'s published rule).
+
+    The loader also fetches plain http from loopback hosts or with MSHUB_ALLOW_HTTP=1; those are
+    local allowances, never acceptable in a published file.
+    """
     if not isinstance(link, str):
         return f"must be a link, got {link!r}"
-    parsed = urlparse(link)
-    if parsed.scheme != "https" or not parsed.netloc:
-        return f"must be an absolute https:// URL, got {link!r}"
+    try:
+        urls.check(link, field, published=True)
+    except HubError as error:
+        return str(error)
     return None
 
 
 def _check_repo_link(found: _Findings) -> None:
     link = found.present("repo-link")
-    message = None if link is None else _https_problem(link)
+    if link is None:
+        return
+    message = _link_problem(link, "repo-link")
+    if message is None:
+        try:
+            repo.parse_link(link)  # the loader's reading: ref and folder names must be safe
+        except HubError as error:
+            message = str(error)
     if message:
         found.add("repo-link", message)
 
@@ -246,18 +254,12 @@ def _check_assets(found: _Findings) -> None:
         if asset.file_format and extension is None:
             found.add("file-format", f"{asset.file_format!r} not allowed; choose from "
                                      f"{', '.join(sorted(FILE_EXTENSIONS))}", line=line("file-format"))
-        if asset.asset_sha256 and not _SHA256.fullmatch(asset.asset_sha256):
+        if asset.asset_sha256 and not names.is_sha256(asset.asset_sha256.lower()):
             found.add("asset-sha256", f"must be exactly 64 hexadecimal characters, got "
                                       f"{len(asset.asset_sha256)}: {asset.asset_sha256!r}",
                       line=line("asset-sha256"))
         if asset.asset_link:
-            message = _https_problem(asset.asset_link)
-            if message:
-                found.add("asset-link", message, line=line("asset-link"))
-            elif extension and not asset.file_name.lower().endswith(extension):
-                found.add("asset-link", f"file {asset.file_name!r} does not end with {extension!r} "
-                                        f"as file-format {asset.file_format!r} requires",
-                          line=line("asset-link"))
+            _check_asset_link(found, asset, extension, line("asset-link"))
         for field, value in (("asset-link", asset.asset_link), ("asset-sha256", asset.asset_sha256)):
             if not value:
                 continue
@@ -266,6 +268,22 @@ def _check_assets(found: _Findings) -> None:
                                  f"{first_seen[field, value]})", line=line(field))
             else:
                 first_seen[field, value] = asset.line
+
+
+def _check_asset_link(found: _Findings, asset, extension: str | None, line: int) -> None:
+    """An https link whose file name the loader accepts, with the extension of its file-format."""
+    message = _link_problem(asset.asset_link, "asset-link")
+    if message is None:
+        try:
+            file_name = asset.file_name
+        except UnsafeNameError as error:
+            message = str(error)
+        else:
+            if extension and not file_name.lower().endswith(extension):
+                message = (f"file {file_name!r} does not end with {extension!r} "
+                           f"as file-format {asset.file_format!r} requires")
+    if message:
+        found.add("asset-link", message, line=line)
 
 
 def _check_path(found: _Findings) -> None:
@@ -317,13 +335,25 @@ def _head(url: str, timeout: float) -> int:
 
 
 def link_problems(info: ModelInfo, path: str, timeout: float = 10.0) -> list[Problem]:
-    """Ask every link (repo-link and assets) whether it exists; errors for non-2xx/3xx answers."""
+    """Ask every link (repo-link and assets) whether it exists; errors for non-2xx/3xx answers.
+
+    Each link first passes the loader's URL policy (`urls.check`); one it refuses is reported,
+    not requested. Offline (MSHUB_OFFLINE=1) this raises OfflineError: it needs the network.
+    """
+    if settings.offline():
+        raise OfflineError(f"--check-links needs the network, and {settings.OFFLINE}=1 is set; "
+                           f"unset {settings.OFFLINE} or leave out --check-links")
     found = _Findings(info, path)
     links = [("repo-link", info.repo_link, found.line("repo-link"))]
     links += [("asset-link", asset.asset_link, asset.field_lines.get("asset-link", asset.line))
               for asset in info.assets]
     for field, link, line in links:
-        if not link or not urlparse(link).scheme.startswith("http"):
+        if not link:
+            continue
+        try:
+            urls.check(link, field)
+        except HubError as error:
+            found.add(field, f"not checked: {error}", line=line)
             continue
         try:
             status = _head(link, timeout)
@@ -335,29 +365,31 @@ def link_problems(info: ModelInfo, path: str, timeout: float = 10.0) -> list[Pro
     return found.problems
 
 
-def find_entry(model_name: str) -> EntryPoint | None:
-    """The installed entry point named `model_name`, found as the loader finds it."""
-    return code.installed_entry(model_name)
-
-
 def entry_problems(info: ModelInfo, path: str) -> list[Problem]:
-    """Import the model's entry and build the network from its model-name, without weights."""
+    """Build the network as the loader would, without weights: ``create_network(model-name)``.
+
+    The entry is found as `mshub.load` finds it (installed, then ``hub_conf.py`` beside the file),
+    but code from a ``repo-link`` is never fetched or run here: such an entry gets a warning that
+    it was not checked.
+    """
     found = _Findings(info, path)
-    name = info.model_name
-    if not name:
+    if not info.model_name:
         return found.problems  # the required-field rule already reports it
-    entry = find_entry(name)
-    if entry is None:
-        found.add("model-name", f"no entry point {name!r} in group {ENTRY_GROUP!r} is installed")
+    try:
+        entry = code.find_entry(info, trust_repo=False)
+    except UntrustedRepoError:
+        found.add("repo-link", f"entry not checked: untrusted (its code would come from {info.repo_link}, "
+                               "and the validator never runs remote code)", severity=WARNING)
+        return found.problems
+    except HubError as error:
+        found.add("model-name", str(error))
         return found.problems
     try:
-        create_network = entry.load()
-        network = create_network(name)
+        entry.create(info.model_name)
+    except HubError as error:  # no create_network, or it did not return an nn.Cell
+        found.add("model-name", str(error))
     except Exception as error:  # the entry's own failure is what we report
-        found.add("model-name", f"entry {entry.value!r} failed: {type(error).__name__}: {error}")
-        return found.problems
-    if network is None:
-        found.add("model-name", f"entry {entry.value!r} returned None for {name!r}")
+        found.add("model-name", f"create_network of {entry.origin} failed: {type(error).__name__}: {error}")
     return found.problems
 
 
@@ -413,14 +445,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="one 'FILE:LINE: FIELD: message' line a problem, or one JSON document")
     parser.add_argument("--check-links", action="store_true",
-                        help="also send HEAD requests to every link (network)")
+                        help="also send HEAD requests to every link (network; refused when MSHUB_OFFLINE=1)")
     parser.add_argument("--check-entry", action="store_true",
-                        help="also import each model's entry point and build the network without weights")
+                        help="also build each network as the loader would, without weights "
+                             "(code from a repo-link is never run)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per link request (default 10)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate `args.paths`; 0 when no file has an error, 1 otherwise, 2 on usage errors."""
+    """Validate `args.paths`; 0 when no file has an error, 1 otherwise, 2 on usage errors
+    (including --check-links while offline)."""
     try:
         files = find_markdown(args.paths)
     except FileNotFoundError as error:
@@ -430,9 +464,13 @@ def run(args: argparse.Namespace) -> int:
         print("mshub validate: error: no markdown files found", file=sys.stderr)
         return 2
     problems: list[Problem] = []
-    for path in files:
-        problems += validate_file(path, check_links=args.check_links, check_entry=args.check_entry,
-                                  timeout=args.timeout)
+    try:
+        for path in files:
+            problems += validate_file(path, check_links=args.check_links, check_entry=args.check_entry,
+                                      timeout=args.timeout)
+    except OfflineError as error:
+        print(f"mshub validate: error: {error}", file=sys.stderr)
+        return 2
     errors = sum(problem.severity == ERROR for problem in problems)
     summary = {"files": len(files), "errors": errors, "warnings": len(problems) - errors, "ok": errors == 0}
     if args.format == "json":

@@ -3,15 +3,21 @@
 Each route can answer some statuses first (429, 503...), drop the connection part-way
 once, stall part-way until the server stops, never answer, ignore Range, or trickle
 its body; every request is recorded so tests can count GETs and read their headers.
+It also serves a git repository over smart HTTP (`add_git`), as gitee and GitHub do.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+GIT_PREFIX = "/git/"
 
 
 @dataclass
@@ -34,6 +40,7 @@ class HubServer:
 
     def __init__(self):
         self.routes: dict[str, Route] = {}
+        self.git_root: Path | None = None
         self.requests: list[tuple[str, str, dict]] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -53,6 +60,15 @@ class HubServer:
     def add(self, path: str, body: bytes, **options) -> str:
         self.routes[path] = Route(body, **options)
         return self.url(path)
+
+    def add_git(self, repository: Path) -> str:
+        """Serve the git repository `repository` (a working tree or a bare one); return its URL.
+
+        The smart HTTP protocol, through ``git http-backend``: shallow and partial fetches need it
+        (git's "dumb" HTTP transport cannot fetch with ``--depth``).
+        """
+        self.git_root = repository.parent
+        return self.url(GIT_PREFIX + repository.name)
 
     def gets(self, path: str) -> list[dict]:
         """Headers of every GET of `path`, in order."""
@@ -76,10 +92,21 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def _record(self) -> None:
+        with self.hub.lock:
+            self.hub.requests.append((self.command, self.path, {key: value for key, value in self.headers.items()}))
+
+    def do_POST(self):
+        self._record()
+        if self.hub.git_root is not None and self.path.startswith(GIT_PREFIX):
+            return self._git()
+        return self._empty(405)
+
     def do_GET(self):
         hub = self.hub
-        with hub.lock:
-            hub.requests.append(("GET", self.path, {key: value for key, value in self.headers.items()}))
+        self._record()
+        if hub.git_root is not None and self.path.startswith(GIT_PREFIX):
+            return self._git()
         route = hub.routes.get(self.path)
         if route is None:
             return self._empty(404)
@@ -123,6 +150,26 @@ class _Handler(BaseHTTPRequestHandler):
             if route.stall_after is not None:
                 hub.stopping.wait()
             self.close_connection = True
+
+    def _git(self) -> None:
+        """Answer through ``git http-backend``, a CGI program: environment and body in, headers and body out."""
+        path, _, query = self.path[len(GIT_PREFIX) - 1:].partition("?")
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        env = dict(os.environ, GIT_PROJECT_ROOT=str(self.hub.git_root), GIT_HTTP_EXPORT_ALL="1",
+                   PATH_INFO=path, QUERY_STRING=query, REQUEST_METHOD=self.command,
+                   CONTENT_TYPE=self.headers.get("Content-Type", ""), CONTENT_LENGTH=str(len(body)),
+                   HTTP_CONTENT_ENCODING=self.headers.get("Content-Encoding", ""),
+                   HTTP_GIT_PROTOCOL=self.headers.get("Git-Protocol", ""))
+        output = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True,
+                                check=True).stdout
+        head, _, payload = output.partition(b"\r\n\r\n")
+        headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n") if line)
+        self.send_response(int(headers.pop("Status", "200").split()[0]))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     def _empty(self, status: int, headers: dict | None = None) -> None:
         self.send_response(status)

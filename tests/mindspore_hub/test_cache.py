@@ -14,8 +14,8 @@ import filelock
 import pytest
 
 import mindspore_hub as mshub
-from mindspore_hub import cache
-from mindspore_hub.errors import LockTimeoutError
+from mindspore_hub import cache, cli
+from mindspore_hub.errors import HubError, LockTimeoutError
 from tests.mindspore_hub.models import random_bytes
 
 MiB = 1 << 20
@@ -69,6 +69,49 @@ def test_verify_rehashes_on_demand_and_deletes_corrupt_files(publish, server):
     assert mshub.download(model.uid) == str(path)  # the marker is trusted on the warm path...
     assert mshub.verify(model.uid) is False  # ...and verify re-hashes
     assert not path.exists()
+
+
+@pytest.mark.parametrize("where", ["outside", "through-dotdot", "marker"])
+def test_verify_refuses_paths_that_are_not_cached_checkpoints_and_leaves_them_alone(where, hub_dir, tmp_path, capsys):
+    sha = "ab" * 32
+    precious = tmp_path / "elsewhere" / sha / "precious.ckpt"  # a folder named like a hash is not enough
+    precious.parent.mkdir(parents=True)
+    precious.write_bytes(b"not what the hash says")
+    (hub_dir / "assets" / sha).mkdir(parents=True)
+    given = {"outside": precious,
+             "through-dotdot": hub_dir / "assets" / sha / ".." / ".." / ".." / "elsewhere" / sha / "precious.ckpt",
+             "marker": hub_dir / "assets" / sha / "x.ckpt.part"}[where]
+    if where == "marker":
+        given.write_bytes(b"a resumable part")
+        precious = given
+    with pytest.raises(HubError, match="not a checkpoint in the cache"):
+        mshub.verify(given)
+    assert cli.main(["verify", str(given)]) == 1
+    assert "mshub: error:" in capsys.readouterr().err
+    assert precious.exists()
+
+
+def test_verify_takes_the_download_lock(publish, server, hub_dir, monkeypatch):
+    model = publish(entry=False, body=random_bytes(1000))
+    path = Path(mshub.download(model.uid))
+    monkeypatch.setenv("MSHUB_LOCK_TIMEOUT", "0.2")
+    with filelock.FileLock(hub_dir / "locks" / f"{model.sha256}.lock"):  # another process is downloading it
+        with pytest.raises(LockTimeoutError):
+            mshub.verify(path)
+        with pytest.raises(LockTimeoutError):
+            mshub.verify(model.uid)
+    assert mshub.verify(path) is True
+
+
+def test_a_corrupt_unverified_file_is_replaced_by_resuming_the_kept_part(publish, server, hub_dir):
+    body = random_bytes(MiB)
+    model = publish(entry=False, body=body)
+    folder = hub_dir / "assets" / model.sha256
+    folder.mkdir(parents=True)
+    (folder / "tiny_a.ckpt").write_bytes(b"corrupt, and no marker")
+    (folder / "tiny_a.ckpt.part").write_bytes(body[:123_456])
+    assert Path(mshub.download(model.uid)).read_bytes() == body
+    assert [headers.get("Range") for headers in server.gets(model.path)] == ["bytes=123456-"]
 
 
 def test_lock_held_too_long_times_out_with_a_clear_message(publish, server, hub_dir, monkeypatch):

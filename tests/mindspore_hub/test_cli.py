@@ -67,6 +67,14 @@ def test_errors_are_one_line_and_exit_1(capsys, monkeypatch):
     assert usage.value.code == 2
 
 
+def test_a_checksum_error_keeps_its_detail_lines(publish, server, capsys):
+    model = publish(entry=False, body=random_bytes(100), expected_sha256="0" * 64)
+    status, _, err = run(capsys, "download", model.uid)
+    lines = err.splitlines()
+    assert status == 1 and lines[0] == f"mshub: error: sha256 mismatch for {model.url}"
+    assert lines[1].split() == ["expected:", "0" * 64]
+
+
 def test_hub_dir_option(publish, server, capsys, tmp_path):
     model = publish(entry=False, body=random_bytes(100))
     status, out, _ = run(capsys, "--hub-dir", str(tmp_path / "other"), "download", model.uid)

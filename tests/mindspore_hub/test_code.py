@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 import mindspore_hub as mshub
 from mindspore_hub import code, repo
-from mindspore_hub.errors import HubError, UnsafeNameError, UntrustedRepoError
+from mindspore_hub.errors import DownloadError, HubError, UnsafeNameError, UntrustedRepoError
 from tests.mindspore_hub.models import write_entry
 
 
@@ -26,44 +27,61 @@ def _git(folder: Path, *args: str) -> str:
 @pytest.fixture
 def model_repo(tmp_path):
     """A git repository holding models/tiny_r (an entry) beside models/other."""
-    root = tmp_path / "models-repo"
+    root = tmp_path / "git" / "models-repo"
     write_entry(root / "models" / "tiny_r", "tiny_r", scale=2.0)
     (root / "models" / "other").mkdir(parents=True)
     (root / "models" / "other" / "big.bin").write_bytes(b"not needed")
     _git(root.parent, "init", "-q", "-b", "main", root.name)
+    _git(root, "config", "uploadpack.allowFilter", "true")  # as gitee and GitHub allow --filter
     _git(root, "add", ".")
     _git(root, "commit", "-qm", "first")
     return root
 
 
 @pytest.fixture
-def remote_model(publish, model_repo):
-    """tiny_r: metadata in the local root, weights on the server, code only in `model_repo`."""
+def repo_url(model_repo, server):
+    """`model_repo`'s URL, served over HTTP by the test server on 127.0.0.1."""
+    return server.add_git(model_repo)
+
+
+@pytest.fixture
+def remote_model(publish, repo_url):
+    """tiny_r: metadata in the local root, weights and code (git) on the server, no local entry."""
     model = publish("tiny_r", "3.0", entry=False)
-    link = f"{model_repo.as_uri()}/tree/main/models/tiny_r"
-    text = model.md.read_text().replace("https://gitee.com/mindspore/models/tree/master/tests/none", link)
-    model.md.write_text(text)
+    _set_repo_link(model, f"{repo_url}/tree/main/models/tiny_r")
     return model
+
+
+def _set_repo_link(model, link: str) -> None:
+    text = model.md.read_text()
+    start = text.index("repo-link: <") + len("repo-link: <")
+    model.md.write_text(text[:start] + link + text[text.index(">", start):])
+
+
+def _git_requests(server) -> list[str]:
+    return [path for _, path, _ in server.requests if path.startswith("/git/")]
 
 
 def _files(folder: Path) -> set[Path]:
     return {path for path in folder.rglob("*") if path.is_file()}
 
 
-def test_remote_entry_is_refused_without_trust_and_says_how_to_grant_it(remote_model, model_repo, hub_dir, server):
+def test_remote_entry_is_refused_without_trust_and_says_how_to_grant_it(remote_model, repo_url, hub_dir, server):
     with pytest.raises(UntrustedRepoError) as caught:
         mshub.load(remote_model.uid)
     message = str(caught.value)
-    for hint in ("trust_repo=True", "MSHUB_TRUST_REPO=1", "trusted_repos.txt", model_repo.as_uri()):
+    for hint in ("trust_repo=True", "MSHUB_TRUST_REPO=1", "trusted_repos.txt", repo_url):
         assert hint in message
     assert not (hub_dir / "code").exists()
-    assert server.gets(remote_model.path) == []
+    assert server.gets(remote_model.path) == [] and _git_requests(server) == []
     with pytest.raises(UntrustedRepoError):
         mshub.load(remote_model.uid, trust_repo=False)
 
 
-def test_trusted_remote_entry_is_fetched_shallowly_pinned_and_loads(remote_model, model_repo, hub_dir, monkeypatch):
+def test_trusted_remote_entry_is_fetched_shallowly_pinned_and_loads(remote_model, model_repo, hub_dir, server,
+                                                                     monkeypatch):
     network = mshub.load(remote_model.uid, trust_repo=True)
+    assert _git_requests(server)  # fetched over HTTP from 127.0.0.1
     np.testing.assert_array_equal(network.dense.weight.asnumpy(), remote_model.params["dense.weight"])
     [fetched] = (hub_dir / "code").glob("*/tiny_r")
     assert {path.name for path in fetched.iterdir()} == {"hub_conf.py", "src", repo.SOURCE_FILE}
@@ -164,14 +182,20 @@ def test_unsafe_asset_link_is_refused_before_anything_is_written(link, publish, 
 
 
 @pytest.mark.parametrize("folder", ["models/..", "models/../..", "..", "models/%2E%2E", "models/a%2Fb"])
-def test_unsafe_repo_link_is_refused_before_anything_is_written(folder, remote_model, model_repo, tmp_path):
-    link = f"{model_repo.as_uri()}/tree/main/{folder}"
-    text = remote_model.md.read_text()
-    remote_model.md.write_text(text.replace(f"{model_repo.as_uri()}/tree/main/models/tiny_r", link))
+def test_unsafe_repo_link_is_refused_before_anything_is_written(folder, remote_model, repo_url, server, tmp_path):
+    _set_repo_link(remote_model, f"{repo_url}/tree/main/{folder}")
     before = _files(tmp_path)
     with pytest.raises(UnsafeNameError):
         mshub.load(remote_model.uid, trust_repo=True)
     assert _files(tmp_path) == before
+    assert _git_requests(server) == []
+
+
+def test_file_repo_links_are_refused(remote_model, model_repo, hub_dir):
+    _set_repo_link(remote_model, f"{model_repo.as_uri()}/tree/main/models/tiny_r")
+    with pytest.raises(DownloadError, match="only https"):
+        mshub.load(remote_model.uid, trust_repo=True)
+    assert not (hub_dir / "code").exists()
 
 
 def test_repo_link_parsing():
@@ -183,3 +207,70 @@ def test_repo_link_parsing():
         repo.parse_link("https://github.com/o/r/tree/--upload-pack=evil/x")
     with pytest.raises(Exception, match="plain http"):
         repo.parse_link("http://example.org/o/r/tree/main/x")
+
+
+def test_code_fetched_by_another_process_during_the_wait_for_the_lock_is_reused(remote_model, monkeypatch):
+    mshub.load(remote_model.uid, trust_repo=True, pretrained=False)
+    real, calls = repo.fetched_commit, []
+
+    def not_there_before_the_lock(dest):
+        calls.append(dest)
+        return None if len(calls) == 1 else real(dest)  # another process fetched it meanwhile
+
+    monkeypatch.setattr(repo, "fetched_commit", not_there_before_the_lock)
+    monkeypatch.setattr(repo, "fetch_folder", lambda *args: pytest.fail("fetched again under the lock"))
+    assert mshub.load(remote_model.uid, pretrained=False).dense.weight.shape == (3, 4)
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("case", ["sha256", "file-name", "mirror-policy"])
+def test_a_bad_checkpoint_asset_is_refused_before_remote_code_is_fetched_or_run(case, remote_model, server, hub_dir,
+                                                                               monkeypatch):
+    text = remote_model.md.read_text()
+    if case == "sha256":
+        remote_model.md.write_text(text.replace(remote_model.sha256, "f4208754"))
+        error, words = HubError, "64 hex"
+    elif case == "file-name":
+        remote_model.md.write_text(text.replace(remote_model.url, server.url("/files/../x.ckpt")))
+        error, words = UnsafeNameError, "'..'"
+    else:
+        monkeypatch.setenv("MSHUB_MIRRORS", f"{server.url('')}=http://mirror.example.org")
+        error, words = DownloadError, "MSHUB_ALLOW_HTTP"
+    monkeypatch.setattr(code.Entry, "create", lambda *args, **kwargs: pytest.fail("create_network ran"))
+    with pytest.raises(error, match=words):
+        mshub.load(remote_model.uid, trust_repo=True)
+    assert server.requests == []  # neither the code (git) nor the weights were asked for
+    assert not (hub_dir / "code").exists()
+
+
+NESTED_ENTRY = '''\
+from lib.layers.net import TinyNet
+
+
+def create_network(name, *args, **kwargs):
+    return TinyNet(*args, **kwargs)
+'''
+
+
+def test_a_package_holding_only_subpackages_is_isolated_too(publish):
+    import mindspore as ms
+
+    models = [publish("tiny_a", "1.0", scale=2.0), publish("tiny_b", "2.0", scale=3.0)]
+    for model in models:  # lib/ has no .py file of its own, only the package lib/layers/
+        (model.folder / "lib").mkdir()
+        (model.folder / "src").rename(model.folder / "lib" / "layers")
+        (model.folder / "hub_conf.py").write_text(NESTED_ENTRY)
+    net_a, net_b = (mshub.load(model.uid, pretrained=False) for model in models)
+    assert "lib" not in sys.modules and "lib.layers" not in sys.modules
+    net_b.dense.weight.set_data(net_a.dense.weight.value())
+    net_b.dense.bias.set_data(net_a.dense.bias.value())
+    x = ms.Tensor(np.ones((2, 4), np.float32))
+    np.testing.assert_allclose(net_b(x).asnumpy(), net_a(x).asnumpy() * 1.5, rtol=1e-6)
+
+
+def test_an_entry_module_named_like_a_standard_one_is_not_redirected_and_warns(publish, caplog):
+    model = publish()
+    (model.folder / "json.py").write_text("raise ImportError('the entry shadowed the real json')\n")
+    with caplog.at_level(logging.WARNING, logger="mindspore_hub"):
+        mshub.load(model.uid)
+    assert f"{model.folder} provides json" in caplog.text

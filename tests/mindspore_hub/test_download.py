@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib
 import json
 import threading
+import time
 import types
 from pathlib import Path
 
 import pytest
 
 import mindspore_hub as mshub
+from mindspore_hub import settings
 from mindspore_hub.errors import ChecksumError, DownloadError, OfflineError
 from tests.mindspore_hub.models import random_bytes, sha256
 
@@ -130,6 +132,9 @@ def test_server_that_never_answers_fails_within_the_timeout(publish, server, mon
     model = publish(entry=False, body=b"x", hang=True)
     monkeypatch.setenv("MSHUB_TIMEOUT", "0.3")
     monkeypatch.setenv("MSHUB_RETRIES", "1")
+    connect, read = settings.timeout()
+    attempts = settings.retries() + 1
+    budget = attempts * (connect + read) + sum(download.BACKOFF * 2 ** n for n in range(attempts - 1))
     outcome = []
 
     def run():
@@ -139,11 +144,15 @@ def test_server_that_never_answers_fails_within_the_timeout(publish, server, mon
             outcome.append(error)
 
     worker = threading.Thread(target=run, daemon=True)
+    started = time.monotonic()
     worker.start()
-    worker.join(60)  # a guard against hanging forever, not a speed check
+    worker.join(60)  # a guard against hanging forever
+    elapsed = time.monotonic() - started
     assert not worker.is_alive(), "the download did not give up"
     assert outcome and "timed out" in str(outcome[0])
     assert len(server.gets(model.path)) == 2
+    # Generous slack (a loaded machine), not a speed test: without the timeouts it would hang.
+    assert elapsed < 3 * budget + 5, f"gave up after {elapsed:.1f} s; the timeouts allow {budget:.2f} s"
 
 
 def test_html_page_instead_of_checkpoint_is_a_clear_error(publish, server, hub_dir):

@@ -103,6 +103,18 @@ def test_load_weights_download_and_info(publish):
     assert "global_step" in weights
 
 
+def test_load_weights_into_a_network_as_upstream_does(publish):
+    model = publish()
+    network = mshub.load(model.uid, pretrained=False)
+    assert mshub.load_weights(network, model.uid) is network
+    _assert_loaded(network, model.params)
+    wider = mshub.load(model.uid, 6, pretrained=False)
+    with pytest.raises(WeightsMismatchError, match="dense.weight"):
+        mshub.load_weights(wider, handle=model.uid)  # strict, as load is
+    with pytest.raises(TypeError, match="handle"):
+        mshub.load_weights(network)
+
+
 def test_a_local_md_path_loads(publish, tmp_path):
     model = publish()
     _assert_loaded(mshub.load(str(model.md)), model.params)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from mindspore_hub.errors import UnsafeNameError
 from mindspore_hub.metadata import MetadataError, normalize_version, parse_file, parse_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,6 +123,15 @@ def test_links_lose_their_angle_brackets_and_formats_are_lowercase():
     assert parse_text(SMALL).repo_link == "https://example.org/tiny"
     assert asset.asset_link == "https://example.org/files/tiny%20net.ckpt"
     assert asset.file_name == "tiny net.ckpt"
+
+
+@pytest.mark.parametrize("link", ["https://example.org/a/../../b.ckpt", "https://example.org/a/%2e%2e/b.ckpt",
+                                  "https://example.org/files/", "files/b.ckpt"])
+def test_asset_file_name_is_the_loaders_and_refuses_unsafe_links(link):
+    asset = parse_text(SMALL.replace("https://example.org/files/tiny%20net.ckpt", link)).assets[0]
+    assert asset.asset_link == link
+    with pytest.raises(UnsafeNameError):
+        asset.file_name
     assert asset.file_format == "ckpt"
     assert asset.fields["file-format"] == "CKPT"
 

@@ -67,6 +67,7 @@ def test_url_file_names():
 
 
 def test_sha256_must_be_64_hex():
+    assert names.is_sha256("ab" * 32) and not names.is_sha256("AB" * 32) and not names.is_sha256("ab" * 31)
     assert names.check_sha256("AB" * 32) == "ab" * 32
     for bad in ("abc12345", "g" * 64, "", "a" * 65):
         with pytest.raises(HubError, match="64 hex"):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mindspore_hub import validate
+from mindspore_hub import code, repo, validate
 from mindspore_hub.metadata import parse_text
 from mindspore_hub.validate import Problem, main, validate_file, validate_paths
 
@@ -152,7 +152,20 @@ BROKEN = [
     ("input-shape", "input-shape: [640, 640, 3]", "input-shape: 640x640", "input-shape", "input-shape:", 1),
     ("repo-link-http", "<https://example.org/models/tiny_net>", "<http://example.org/models/tiny_net>",
      "repo-link", "repo-link:", 1),
+    # the loader accepts plain http to loopback (tests, local mirrors); a published file may not use it
+    ("repo-link-loopback-http", "<https://example.org/models/tiny_net>", "<http://127.0.0.1/models/tiny_net>",
+     "repo-link", "repo-link:", 1),
+    ("repo-link-dotdot", "<https://example.org/models/tiny_net>", "<https://example.org/o/r/tree/main/models/..>",
+     "repo-link", "repo-link:", 1),
+    ("repo-link-ref", "<https://example.org/models/tiny_net>", "<https://example.org/o/r/tree/--upload-pack=x/m>",
+     "repo-link", "repo-link:", 1),
     ("asset-link-relative", "<https://example.org/files/tiny_net.ckpt>", "files/tiny_net.ckpt",
+     "asset-link", "asset-link:", 1),
+    ("asset-link-dotdot", "<https://example.org/files/tiny_net.ckpt>", "<https://example.org/a/../../b.ckpt>",
+     "asset-link", "asset-link:", 1),
+    ("asset-link-encoded-dotdot", "<https://example.org/files/tiny_net.ckpt>",
+     "<https://example.org/a/%2e%2e/b.ckpt>", "asset-link", "asset-link:", 1),
+    ("asset-link-no-file", "<https://example.org/files/tiny_net.ckpt>", "<https://example.org/files/>",
      "asset-link", "asset-link:", 1),
     ("sha256-short", f"asset-sha256: {SHA}", "asset-sha256: f4208754", "asset-sha256", "asset-sha256:", 1),
     ("sha256-not-hex", f"asset-sha256: {SHA}", f"asset-sha256: {SHA[:-1]}g", "asset-sha256",
@@ -353,26 +366,24 @@ def test_no_network_without_check_links(tmp_path, monkeypatch):
 
 
 TINY_ENTRY = """\
+from mindspore import nn
+
+
 def create_network(name, *args, **kwargs):
+    if name == "not_a_cell":
+        return object()
     if name != "tiny_net":
         raise ValueError(f"unknown network {name}")
-    return object()
+    return nn.Dense(1, 1)
 """
 
 
 @pytest.fixture
-def tiny_entry(tmp_path, monkeypatch):
-    """Entries 'tiny_net' and 'broken_net' backed by a module written here; nothing else is installed."""
-    (tmp_path / "tiny_hub_entry.py").write_text(TINY_ENTRY)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "tiny_hub_entry", raising=False)
-
-    def find_entry(name):
-        if name in ("tiny_net", "broken_net"):
-            return EntryPoint(name=name, value="tiny_hub_entry:create_network", group=validate.ENTRY_GROUP)
-        return None
-
-    monkeypatch.setattr(validate, "find_entry", find_entry)
+def tiny_entry(tmp_path):
+    """A hub_conf.py beside the files `write` puts at R13_PATH: a local entry, as the loader finds it."""
+    folder = (tmp_path / R13_PATH).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "hub_conf.py").write_text(TINY_ENTRY)
 
 
 def test_check_entry_accepts_a_network_its_entry_builds(tmp_path, tiny_entry):
@@ -381,9 +392,14 @@ def test_check_entry_accepts_a_network_its_entry_builds(tmp_path, tiny_entry):
     assert main(["--check-entry", str(path)]) == 0
 
 
+def test_check_entry_passes_the_model_name_in_lower_case_as_the_loader_does(tmp_path, tiny_entry):
+    path = write(tmp_path, edit("model-name: tiny_net", "model-name: Tiny_Net"))
+    assert validate_file(path, check_entry=True) == []
+
+
 @pytest.mark.parametrize("name, words", [("broken_net", "ValueError: unknown network broken_net"),
-                                         ("absent_net", "no entry point 'absent_net'")])
-def test_check_entry_reports_entries_that_fail_or_are_missing(tmp_path, tiny_entry, name, words):
+                                         ("not_a_cell", "returned object, not an nn.Cell")])
+def test_check_entry_reports_entries_that_fail_or_build_no_network(tmp_path, tiny_entry, name, words):
     text = edit("model-name: tiny_net", f"model-name: {name}")
     path = write(tmp_path, text)
     assert validate_file(path) == []
@@ -393,17 +409,53 @@ def test_check_entry_reports_entries_that_fail_or_are_missing(tmp_path, tiny_ent
     assert main(["--check-entry", str(path)]) == 1
 
 
+def installed_tiny_net(name, *args, **kwargs):
+    from mindspore import nn
+
+    return nn.Dense(1, 1) if name == "tiny_net" else None
+
+
+def test_check_entry_uses_an_installed_entry_point_first(tmp_path, monkeypatch):
+    fake = EntryPoint("tiny_net", f"{__name__}:installed_tiny_net", code.ENTRY_GROUP)
+    monkeypatch.setattr(code.importlib.metadata, "entry_points",
+                        lambda group: [fake] if group == code.ENTRY_GROUP else [])
+    assert validate_file(write(tmp_path, VALID), check_entry=True) == []
+
+
+def test_check_entry_never_runs_code_from_a_repo_link(tmp_path, monkeypatch):
+    monkeypatch.setenv("MSHUB_TRUST_REPO", "1")  # even when the user trusts every repository
+    monkeypatch.setattr(repo, "fetch_folder", lambda *args: pytest.fail("remote code was fetched"))
+    path = write(tmp_path, VALID)  # no hub_conf.py beside it, no installed entry: only its repo-link
+    problems = validate_file(path, check_entry=True)
+    assert [(p.field, p.line, p.severity) for p in problems] == [("repo-link", line_of(VALID, "repo-link:"), "warning")]
+    assert "not checked: untrusted" in problems[0].message
+    assert main(["--check-entry", str(path)]) == 0
+
+
 def test_real_entry_builds_the_project_network():
     try:
         import ssd_resnet50.model  # noqa: F401
     except ImportError as error:
         pytest.skip(f"ssd_resnet50.model is not importable yet: {error}")
-    assert validate.find_entry("ssd_resnet50") is not None, "entry point not registered: reinstall with pip -e"
+    assert code.installed_entry("ssd_resnet50") is not None, "entry point not registered: reinstall with pip -e"
     assert validate_file(PROJECT_MD, check_entry=True) == []
 
 
-def test_find_entry_returns_none_for_unknown_names():
-    assert validate.find_entry("no_such_network_anywhere") is None
+def test_check_links_is_refused_offline(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MSHUB_OFFLINE", "1")
+    monkeypatch.setattr(validate, "_head", lambda *args: pytest.fail("a request was sent offline"))
+    assert main(["--check-links", str(write(tmp_path, VALID))]) == 2
+    assert "MSHUB_OFFLINE=1" in capsys.readouterr().err
+
+
+def test_check_links_applies_the_loader_url_policy(monkeypatch):
+    asked = []
+    monkeypatch.setattr(validate, "_head", lambda url, timeout: asked.append(url) or 200)
+    text = edit("<https://example.org/models/tiny_net>", "<http://example.org/models/tiny_net>")
+    problems = validate.link_problems(parse_text(text), "m.md")
+    assert asked == ["https://example.org/files/tiny_net.ckpt"]  # the plain-http link was not requested
+    assert [(p.field, p.line) for p in problems] == [("repo-link", line_of(text, "repo-link:"))]
+    assert "not checked" in problems[0].message and "MSHUB_ALLOW_HTTP" in problems[0].message
 
 
 def test_check_links_option_asks_every_link(tmp_path, monkeypatch, capsys):
