@@ -8,9 +8,15 @@ Labels: the categories of the annotation file, in the file's order, become label
 (0 is background); for COCO that is the usual 80-class order. `classes` selects a subset by
 name (or id) and takes the order given. Crowd annotations and boxes of unselected classes are
 dropped; images left without boxes are skipped (they carry no training signal here).
+
+Bad files do not stop a run: images missing from the directory are left out at start-up (one
+warning with the count and the first names), and an image that fails to decode is reported
+once by name and replaced, whenever it is drawn, by the next readable image of the set.
 """
 import json
+import logging
 import os
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -21,8 +27,10 @@ from .augment import TrainAugmentation
 from .categories import LabelSet
 from .config import SsdConfig
 from .matching import match
-from .preprocess import normalise, read_image
+from .preprocess import ImageError, normalise, read_image
 
+log = logging.getLogger(__name__)
+MISSING_SHOWN = 5  # names quoted in the start-up warning about missing files
 
 def coco_label_set(coco_categories, classes=None) -> LabelSet:
     """Labels 1..K of an annotation file's `categories` list, in the file's order.
@@ -97,13 +105,47 @@ class CocoDetectionSource:
                 self.records.append((info["file_name"], objects))
         if not self.records:
             raise ValueError(f"{annotations}: no image has a usable (non-crowd, selected) box")
+        self.records = self._drop_missing_files(self.records)
+        self.unreadable = set()  # file names that failed to decode, each reported once
+        self._lock = threading.Lock()
+
+    def _drop_missing_files(self, records):
+        """The records whose image file exists; one warning names the missing ones."""
+        exists = [os.path.isfile(os.path.join(self.images_dir, name)) for name, _ in records]
+        missing = [name for (name, _), found in zip(records, exists) if not found]
+        shown = ", ".join(missing[:MISSING_SHOWN]) + (", ..." if len(missing) > MISSING_SHOWN else "")
+        if len(missing) == len(records):
+            raise ValueError(f"none of the {len(records)} images with boxes is in {self.images_dir} "
+                             f"(looked for {shown})")
+        if missing:
+            log.warning("%d of %d training images are missing from %s and left out: %s",
+                        len(missing), len(records), self.images_dir, shown)
+        return [record for record, found in zip(records, exists) if found]
 
     def __len__(self):
         return len(self.records)
 
     def sample(self, index) -> Sample:
-        file_name, objects = self.records[index]
-        image = read_image(os.path.join(self.images_dir, file_name))
+        """The sample at `index`; if its image cannot be decoded, the next readable one after it."""
+        for offset in range(len(self.records)):
+            candidate = (index + offset) % len(self.records)
+            file_name = self.records[candidate][0]
+            if file_name in self.unreadable:
+                continue
+            path = os.path.join(self.images_dir, file_name)
+            try:
+                return self._decode(candidate, read_image(path))
+            except ImageError as error:
+                with self._lock:
+                    first = file_name not in self.unreadable
+                    self.unreadable.add(file_name)
+                if first:  # the message names the file
+                    log.warning("skipping a training image: %s; the next readable image takes its place", error)
+        raise ImageError(f"none of the {len(self.records)} training images in {self.images_dir} can be read "
+                         f"as an image")
+
+    def _decode(self, index, image) -> Sample:
+        _, objects = self.records[index]
         height, width = image.shape[:2]
         xywh = np.array([box for _, box in objects], np.float64)
         corners = np.stack([xywh[:, 1] / height, xywh[:, 0] / width,

@@ -1,14 +1,14 @@
 """Optimisation of the original recipe: Momentum with selective weight decay, a warm-up + cosine
 learning-rate schedule, and a training step with a static loss scale and global-norm clipping.
 
-    >>> rates = learning_rates(0.05, steps_per_epoch=100, epochs=60, warmup_epochs=2)
+    >>> rates = learning_rates(0.05, steps_per_epoch=100, epochs=60, warmup_epochs=2, init_lr=0.01333)
     >>> optimizer = create_optimizer(network, rates, config)
     >>> step = TrainStep(SsdWithLoss(network), optimizer, config.loss_scale, config.grad_clip_norm)
     >>> loss = step(images, loc_targets, labels)
 
-Weight decay applies to convolution kernels only: not to BatchNorm gamma/beta (as the recipe
-says) and not to the heads' biases either (a bias does not scale with the input, so decaying
-it only pulls outputs toward zero; the class heads' biases set the prior score of each class).
+Weight decay applies to every trainable parameter except BatchNorm gamma/beta, as the recipe
+says: convolution kernels and biases (the heads') decay, as MindSpore's optimizers do by default
+(their default filter spares only names containing "gamma" or "beta").
 """
 import math
 
@@ -18,20 +18,36 @@ from mindspore import nn, ops
 
 from .config import SsdConfig
 
-NO_DECAY_LEAVES = ("gamma", "beta", "bias")
+NO_DECAY_LEAVES = ("gamma", "beta")
+
+# The original run's warm-up start and peak: `lr_init` 0.01333 of the model zoo's SSD-ResNet50-FPN
+# configuration (official/cv/SSD; research/cv/ssd_resnet50 passes `config.lr_init` the same way)
+# and its `--lr` 0.05. A run with another --lr starts its warm-up at the same fraction of it.
+ORIGINAL_INIT_LR, ORIGINAL_BASE_LR = 0.01333, 0.05
 
 
-def learning_rates(base_lr, steps_per_epoch, epochs, warmup_epochs, end_lr=0.0) -> np.ndarray:
-    """Per-step learning rates: linear warm-up to `base_lr`, then a cosine decay to `end_lr`.
+def default_init_lr(base_lr) -> float:
+    """Warm-up start for a peak `base_lr`: the original's 0.01333 at its 0.05, in proportion."""
+    return base_lr * ORIGINAL_INIT_LR / ORIGINAL_BASE_LR
 
-    Warm-up step i (0-based) of W gets base_lr * (i + 1) / W, so the first step already moves.
+
+def learning_rates(base_lr, steps_per_epoch, epochs, warmup_epochs, init_lr=None, end_lr=0.0) -> np.ndarray:
+    """Per-step learning rates: linear warm-up from `init_lr` to `base_lr`, then a cosine decay
+    to `end_lr`, as the original's `get_lr`.
+
+    Warm-up step i (0-based) of W gets init_lr + (base_lr - init_lr) * i / W: the first step
+    trains at `init_lr` (default: `default_init_lr(base_lr)`), and step W starts the cosine at
+    `base_lr`.
     """
     total = int(steps_per_epoch * epochs)
     if total < 1:
         raise ValueError(f"no training steps: {steps_per_epoch} steps an epoch x {epochs} epochs")
+    init_lr = default_init_lr(base_lr) if init_lr is None else float(init_lr)
+    if init_lr < 0:
+        raise ValueError(f"the warm-up cannot start at a negative learning rate ({init_lr})")
     warmup = min(int(steps_per_epoch * warmup_epochs), total)
     rates = np.empty(total, np.float64)
-    rates[:warmup] = base_lr * np.arange(1, warmup + 1) / max(warmup, 1)
+    rates[:warmup] = init_lr + (base_lr - init_lr) * np.arange(warmup) / max(warmup, 1)
     decay = total - warmup
     progress = np.arange(decay) / max(decay, 1)
     rates[warmup:] = end_lr + 0.5 * (base_lr - end_lr) * (1.0 + np.cos(math.pi * progress))
@@ -39,7 +55,7 @@ def learning_rates(base_lr, steps_per_epoch, epochs, warmup_epochs, end_lr=0.0) 
 
 
 def parameter_groups(network, weight_decay):
-    """Momentum groups: decayed kernels, and the rest (BN gamma/beta, biases) without decay."""
+    """Momentum groups: decayed kernels and biases, and BatchNorm gamma/beta without decay."""
     decayed, plain = [], []
     for param in network.trainable_params():
         (plain if param.name.rsplit(".", 1)[-1] in NO_DECAY_LEAVES else decayed).append(param)

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 
@@ -32,11 +33,14 @@ from .data import CocoDetectionSource, create_train_dataset, save_label_set
 from .distributed import setup_data_parallel
 from .loss import SsdWithLoss
 from .model import create_network
-from .optim import TrainStep, create_optimizer, learning_rates
+from .optim import (ORIGINAL_BASE_LR, ORIGINAL_INIT_LR, TrainStep, create_optimizer, default_init_lr,
+                    learning_rates)
+from .weights_source import positive_int
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_PREFIX = "ssd_resnet50"
+CHECKPOINT_NAME = re.compile(rf"{CHECKPOINT_PREFIX}-(\d+)_(\d+)\.ckpt")  # epoch, global step
 CLASS_HEAD_PREFIX = "network.multi_box.multi_cls_layers."
 SCHEDULE_PARAMETER = "learning_rate"  # rebuilt from the arguments, never restored
 
@@ -50,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser):
                            "(default: every category of the file, in the file's order)")
     data.add_argument("--num-classes", type=int, metavar="K",
                       help="classes including background; only a check: it must equal 1 + the classes trained")
-    data.add_argument("--image-size", type=int, default=DEFAULT_CONFIG.image_size[0],
+    data.add_argument("--image-size", type=positive_int, default=DEFAULT_CONFIG.image_size[0],
                       help="square network input size (default %(default)s)")
     data.add_argument("--no-augment", action="store_true", help="no random crop, flip or colour jitter")
     data.add_argument("--workers", type=int, default=1, help="data pipeline threads (default 1)")
@@ -65,9 +69,14 @@ def add_arguments(parser: argparse.ArgumentParser):
 
     schedule = parser.add_argument_group("schedule")
     schedule.add_argument("--epochs", type=int, default=60, help="default %(default)s")
-    schedule.add_argument("--batch-size", type=int, default=DEFAULT_CONFIG.batch_size,
+    schedule.add_argument("--batch-size", type=positive_int, default=DEFAULT_CONFIG.batch_size,
                           help="images a worker a step (default %(default)s)")
-    schedule.add_argument("--lr", type=float, default=0.05, help="peak learning rate (default %(default)s)")
+    schedule.add_argument("--lr", type=float, default=ORIGINAL_BASE_LR,
+                          help="peak learning rate (default %(default)s)")
+    schedule.add_argument("--lr-init", type=float, metavar="LR",
+                          help=f"learning rate of the first warm-up step (default: --lr x "
+                               f"{ORIGINAL_INIT_LR / ORIGINAL_BASE_LR:.4f}, the original's {ORIGINAL_INIT_LR} "
+                               f"at its {ORIGINAL_BASE_LR})")
     schedule.add_argument("--warmup-epochs", type=float, default=DEFAULT_CONFIG.warmup_epochs,
                           help="linear warm-up before the cosine decay (default %(default)s)")
     schedule.add_argument("--max-steps", type=int, help="stop at this global step (the schedule is unchanged)")
@@ -77,7 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser):
     output.add_argument("--out", default="ssd_train", metavar="DIR", help="default ./%(default)s")
     output.add_argument("--save-every", type=int, metavar="STEPS",
                         help="checkpoint interval in steps (default: every epoch)")
-    output.add_argument("--keep", type=int, default=5, help="checkpoints kept (default %(default)s)")
+    output.add_argument("--keep", type=int, default=5,
+                        help="checkpoints kept in --out, counting those already there (default %(default)s)")
     output.add_argument("--log-every", type=int, default=10, help="log interval in steps (default %(default)s)")
     output.add_argument("--pynative", action="store_true", help="run eagerly instead of compiling a graph")
 
@@ -99,7 +109,10 @@ def load_start_weights(network, path):
 
 
 def restore(train_step, path) -> int:
-    """Resume: weights, optimizer moments and step from a training checkpoint; returns the step."""
+    """Resume: weights, optimizer moments and step from a training checkpoint; returns the step.
+
+    Raises CheckpointMismatch (and changes nothing) when the file is unreadable or lacks a tensor.
+    """
     params = read_checkpoint(path)
     current = {param.name: param for param in train_step.get_parameters()}
     params[SCHEDULE_PARAMETER] = current[SCHEDULE_PARAMETER]  # the schedule follows the arguments
@@ -107,25 +120,72 @@ def restore(train_step, path) -> int:
     return int(train_step.optimizer.global_step.asnumpy().reshape(-1)[0])
 
 
+def run_checkpoints(directory):
+    """The `ssd_resnet50-<epoch>_<step>.ckpt` files in `directory`, lowest step first."""
+    steps = {}
+    for path in glob.glob(os.path.join(directory, f"{CHECKPOINT_PREFIX}-*_*.ckpt")):
+        found = CHECKPOINT_NAME.fullmatch(os.path.basename(path))
+        if found:
+            steps[path] = int(found.group(2))
+    return sorted(steps, key=steps.get)
+
+
 def latest_checkpoint(directory):
     """The checkpoint of this run with the highest step in `directory`, or None."""
-    found = glob.glob(os.path.join(directory, f"{CHECKPOINT_PREFIX}-*_*.ckpt"))
-    return max(found, key=lambda path: int(path.rsplit("_", 1)[1].split(".")[0]), default=None)
+    found = run_checkpoints(directory)
+    return found[-1] if found else None
+
+
+def restore_newest(train_step, directory):
+    """`--resume auto`: restore the newest checkpoint in `directory` that reads and fits the
+    train step, passing over newer ones that do not (say, one cut short when a run was killed
+    while saving) with a warning. Returns (path, step); raises FileNotFoundError when none does."""
+    found = run_checkpoints(directory)
+    for path in reversed(found):
+        try:
+            return path, restore(train_step, path)
+        except CheckpointMismatch as error:
+            log.warning("--resume auto: passing over %s: %s", path, error)
+    if found:
+        raise FileNotFoundError(f"--resume auto: none of the {len(found)} {CHECKPOINT_PREFIX}-*.ckpt in "
+                                f"{directory} can be restored (see the warnings above)")
+    raise FileNotFoundError(f"--resume auto: no {CHECKPOINT_PREFIX}-*.ckpt in {directory}")
 
 
 class CheckpointWriter:
-    """Saves the train step's parameters and keeps the newest `keep` files."""
+    """Saves the train step's parameters and keeps the newest `keep` files of `directory`,
+    counting the checkpoints an earlier run left there (a resumed run's).
+
+    Each file is written under a temporary name in the same directory and renamed when
+    complete, so a run killed while saving never leaves a cut-short checkpoint under a
+    checkpoint's name (only a hidden `.*.partial.ckpt`, removed by the next writer).
+    """
 
     def __init__(self, directory, keep):
-        self.directory, self.keep, self.written = directory, max(int(keep), 1), []
+        self.directory, self.keep = directory, max(int(keep), 1)
         os.makedirs(directory, exist_ok=True)
+        for stale in glob.glob(os.path.join(directory, f".{CHECKPOINT_PREFIX}-*.partial.ckpt")):
+            os.remove(stale)
+        self.written = run_checkpoints(directory)
 
     def save(self, train_step, epoch, step):
         path = os.path.join(self.directory, f"{CHECKPOINT_PREFIX}-{epoch}_{step}.ckpt")
-        ms.save_checkpoint(train_step, path)
+        partial = os.path.join(self.directory, f".{CHECKPOINT_PREFIX}-{epoch}_{step}.partial.ckpt")
+        try:
+            ms.save_checkpoint(train_step, partial)
+            with open(partial, "rb") as written:
+                os.fsync(written.fileno())
+            os.replace(partial, path)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+        if path in self.written:
+            self.written.remove(path)
         self.written.append(path)
         while len(self.written) > self.keep:
-            os.remove(self.written.pop(0))
+            old = self.written.pop(0)
+            if os.path.exists(old):
+                os.remove(old)
         return path
 
 
@@ -146,8 +206,7 @@ def _train(args) -> int:
     ds.config.set_seed(args.seed)
     np.random.seed(args.seed)
 
-    resume = latest_checkpoint(args.out) if args.resume == "auto" else args.resume
-    if args.resume == "auto" and resume is None:
+    if args.resume == "auto" and not run_checkpoints(args.out):
         raise FileNotFoundError(f"--resume auto: no {CHECKPOINT_PREFIX}-*.ckpt in {args.out}")
     source = CocoDetectionSource(args.annotations, args.images, classes=args.classes)
     labels = source.labels
@@ -161,17 +220,22 @@ def _train(args) -> int:
     if steps_per_epoch < 1:
         raise ValueError(f"{len(source)} usable images make no full batch of {args.batch_size} "
                          f"on each of {world.size} workers")
-    rates = learning_rates(args.lr, steps_per_epoch, args.epochs, args.warmup_epochs)
+    rates = learning_rates(args.lr, steps_per_epoch, args.epochs, args.warmup_epochs, init_lr=args.lr_init)
     last_step = len(rates) if args.max_steps is None else min(len(rates), args.max_steps)
 
     network = create_network(is_training=True, num_classes=config.num_classes, image_size=config.image_size)
-    if not resume and (args.weights or args.hub):
+    if args.weights or args.hub:  # never with --resume
         from .weights_source import checkpoint_path
 
         load_start_weights(network, checkpoint_path(args))
     train_step = TrainStep(SsdWithLoss(network, config), create_optimizer(network, rates, config),
                            config.loss_scale, config.grad_clip_norm)
-    step = restore(train_step, resume) if resume else 0
+    step = 0
+    if args.resume == "auto":
+        resumed, step = restore_newest(train_step, args.out)
+        print(f"resuming {resumed} at step {step}", flush=True)
+    elif args.resume:
+        step = restore(train_step, args.resume)
     train_step.set_train()
 
     writer = CheckpointWriter(args.out, args.keep) if world.is_main else None
@@ -194,10 +258,11 @@ def _describe_run(args, labels, config, world):
     """Write labels.json and train_config.json; return history.jsonl opened for appending."""
     os.makedirs(args.out, exist_ok=True)
     save_label_set(labels, os.path.join(args.out, "labels.json"))
+    lr_init = default_init_lr(args.lr) if args.lr_init is None else args.lr_init
     with open(os.path.join(args.out, "train_config.json"), "w") as f:
         json.dump({"image_size": list(config.image_size), "num_classes": config.num_classes,
                    "classes": list(labels.names), "world_size": world.size, "batch_size": args.batch_size,
-                   "epochs": args.epochs, "lr": args.lr, "seed": args.seed}, f, indent=1)
+                   "epochs": args.epochs, "lr": args.lr, "lr_init": lr_init, "seed": args.seed}, f, indent=1)
     return open(os.path.join(args.out, "history.jsonl"), "a")
 
 

@@ -1,17 +1,20 @@
 """COCO-format reading, labels, the training pipeline, sharding and augmentation."""
 import json
+import logging
 import os
 
 import numpy as np
 import pytest
 
 from ssd_resnet50.anchors import default_anchors
-from ssd_resnet50.augment import TrainAugmentation, colour_jitter, random_crop, random_flip
+from ssd_resnet50.augment import TrainAugmentation, colour_jitter, crop_accepted, random_crop, random_flip
 from ssd_resnet50.codec import decode
 from ssd_resnet50.config import DEFAULT_CONFIG
 from ssd_resnet50.data import CocoDetectionSource, coco_label_set, create_train_dataset, load_label_set, save_label_set
-from ssd_resnet50.preprocess import normalise, read_image
+from ssd_resnet50.preprocess import ImageError, normalise, read_image
+from ssd_resnet50.train import main
 from tests.shared_files import shared_path
+from tests.ssd_resnet50.synthetic import make_shapes_dataset
 
 
 def expected_boxes(annotation_file, category_ids):
@@ -59,6 +62,73 @@ def test_class_selection_by_name_or_id_sets_the_label_order(shapes_coco):
         assert source.sample(index).labels.tolist() == [1 if c == 3 else 2 for c, _ in expected[file_name]]
     with pytest.raises(ValueError, match="unknown classes.*hexagon"):
         CocoDetectionSource(annotations, images, classes=["hexagon"])
+
+
+@pytest.fixture
+def one_bad_image(tmp_path):
+    """A generated set of 6 images whose third file holds garbage -> (json, image dir, bad path)."""
+    annotations, images = make_shapes_dataset(str(tmp_path / "shapes"), num_images=6, image_size=64, seed=4)
+    bad = os.path.join(images, "0002.png")
+    with open(bad, "wb") as f:
+        f.write(b"not an image, just some bytes " * 10)
+    return annotations, images, bad
+
+
+def warnings_naming(caplog, text):
+    return [r for r in caplog.records if r.levelno == logging.WARNING and text in r.getMessage()]
+
+
+def test_an_unreadable_image_is_reported_once_and_replaced(one_bad_image, caplog):
+    annotations, images, bad = one_bad_image
+    source = CocoDetectionSource(annotations, images)
+    names = [name for name, _ in source.records]
+    config = DEFAULT_CONFIG.with_options(image_size=32, num_classes=source.labels.num_classes)
+    with caplog.at_level(logging.WARNING, logger="ssd_resnet50.data"):
+        for _ in range(2):  # two epochs: one warning in all
+            found = batches(create_train_dataset(source, config, 2, augment=False, shuffle=False))
+            assert len(found) == 3
+        stand_in = source.sample(names.index("0002.png"))
+    assert len(warnings_naming(caplog, bad)) == 1
+    assert source.unreadable == {"0002.png"}
+    # the next image takes its place
+    np.testing.assert_array_equal(stand_in.image, read_image(os.path.join(images, "0003.png")))
+    np.testing.assert_array_equal(found[1][0][0], normalise(stand_in.image, config))
+
+
+def test_when_no_image_reads_the_error_says_so(one_bad_image):
+    annotations, images, _ = one_bad_image
+    source = CocoDetectionSource(annotations, images)
+    for name, _ in source.records:
+        with open(os.path.join(images, name), "wb") as f:
+            f.write(b"garbage")
+    with pytest.raises(ImageError, match="none of the 6 training images .* can be read"):
+        source.sample(0)
+
+
+def test_missing_image_files_are_left_out_at_start_up(one_bad_image, caplog):
+    annotations, images, _ = one_bad_image
+    os.remove(os.path.join(images, "0004.png"))
+    with caplog.at_level(logging.WARNING, logger="ssd_resnet50.data"):
+        source = CocoDetectionSource(annotations, images)
+    assert [name for name, _ in source.records] == ["0000.png", "0001.png", "0002.png", "0003.png", "0005.png"]
+    assert len(warnings_naming(caplog, "1 of 6 training images are missing")) == 1
+    assert "0004.png" in warnings_naming(caplog, "missing")[0].getMessage()
+    for name in os.listdir(images):
+        os.remove(os.path.join(images, name))
+    with pytest.raises(ValueError, match="none of the 6 images with boxes is in"):
+        CocoDetectionSource(annotations, images)
+
+
+def test_training_runs_past_a_corrupt_image(one_bad_image, tmp_path, caplog):
+    annotations, images, bad = one_bad_image
+    out = tmp_path / "run"
+    with caplog.at_level(logging.WARNING, logger="ssd_resnet50.data"):
+        code = main(["--annotations", annotations, "--images", images, "--image-size", "32", "--batch-size", "2",
+                     "--epochs", "1", "--no-augment", "--out", str(out)])
+    assert code == 0
+    assert len(warnings_naming(caplog, bad)) == 1
+    assert len(open(out / "history.jsonl").read().splitlines()) == 3
+    assert os.listdir(out).count("ssd_resnet50-1_3.ckpt") == 1
 
 
 def test_label_set_survives_a_round_trip(tmp_path):
@@ -158,6 +228,70 @@ def test_crop_and_flip_move_boxes_with_the_pixels():
         for box in out_boxes:
             np.testing.assert_allclose(white_extent(image, box), box * [h, w, h, w], atol=1e-3)
     assert cropped >= 4
+
+
+def test_crop_acceptance_follows_the_original_rule():
+    # refused only when the least-overlapped touched box is under min_iou while the most-overlapped
+    # is over min_iou + 0.2; untouched boxes (IoU 0) do not count, and some box must be touched
+    assert not crop_accepted([0.05, 0.95], 0.3)
+    assert crop_accepted([0.0, 0.95], 0.3)  # the untouched box does not count
+    assert crop_accepted([0.3], 0.5)  # below min_iou, but not above 0.7: accepted
+    assert crop_accepted([0.05, 0.7], 0.5)
+    assert not crop_accepted([0.05, 0.71], 0.5)
+    assert crop_accepted([0.4, 0.95], 0.3)  # every touched box reaches min_iou
+    assert crop_accepted([0.01, 0.44], 0.9)  # with 0.9 any touching patch passes
+    assert not crop_accepted([0.0, 0.0], 0.1)
+
+
+class ScriptedRandom:
+    """Stands in for numpy's Generator in random_crop: `integers` picks `choice`, each
+    `uniform(low, high)` takes the next fraction f of its range (low + f * (high - low))."""
+
+    def __init__(self, choice, fractions):
+        self.choice, self.fractions = choice, list(fractions)
+
+    def integers(self, n):
+        return self.choice
+
+    def uniform(self, low, high, size=None):
+        count = 1 if size is None else size
+        values = [low + self.fractions.pop(0) * (high - low) for _ in range(count)]
+        return values[0] if size is None else np.array(values)
+
+
+def crop_once(boxes_px, fractions, min_iou, size=100):
+    """random_crop on a size x size image with white boxes, one trial from scripted draws:
+    (patch height, patch width, top, left) as fractions of their ranges."""
+    boxes = (np.array(boxes_px, np.float64) / size).astype(np.float32)
+    image = painted(size, size, boxes_px)
+    return random_crop(image, boxes, np.arange(1, len(boxes) + 1), ScriptedRandom(0, fractions), min_ious=(min_iou,),
+                       trials=1)
+
+
+def test_crop_patch_corners_are_truncated_to_whole_pixels():
+    # a 40 x 40 patch whose corner falls at (10.9, 10.9) px starts at pixel 10, as int() gives
+    f = 1 / 7  # patch side 0.3 + f * 0.7 = 0.4 -> 40 px; position 10.9 px = f' * 60 px
+    image, boxes, labels = crop_once([[10, 10, 50, 50]], [f, f, 10.9 / 60, 10.9 / 60], 0.5)
+    assert image.shape[:2] == (40, 40)
+    np.testing.assert_allclose(boxes, [[0.0, 0.0, 1.0, 1.0]], atol=1e-6)  # rows 10..50 exactly
+    assert labels.tolist() == [1]
+
+
+def test_crop_takes_patches_the_original_takes_and_refuses_what_it_refuses():
+    side60 = [3 / 7, 3 / 7]  # 0.3 + 3/7 * 0.7 = 0.6 -> 60 px
+    # patch [0, 0, 60, 60] overlaps the box by IoU 0.44 only, but no touched box is over 0.9 + 0.2
+    image, boxes, labels = crop_once([[10, 10, 50, 50]], side60 + [0.0, 0.0], 0.9)
+    assert image.shape[:2] == (60, 60) and labels.tolist() == [1]
+    np.testing.assert_allclose(boxes, [[10 / 60, 10 / 60, 50 / 60, 50 / 60]], atol=1e-6)
+    # patch [0, 0, 50, 50]: one box inside (IoU 1.0), another barely touched (IoU 0.005 < 0.3): refused
+    side50 = [2 / 7, 2 / 7]  # 0.5 -> 50 px
+    two_boxes = [[0, 0, 50, 50], [45, 45, 100, 100]]
+    image, boxes, labels = crop_once(two_boxes, side50 + [0.0, 0.0], 0.3)
+    assert image.shape[:2] == (100, 100) and labels.tolist() == [1, 2]  # kept whole
+    # the same patch at min IoU 0.9 is taken (no IoU above 1.1); the box whose centre is outside is dropped
+    image, boxes, labels = crop_once(two_boxes, side50 + [0.0, 0.0], 0.9)
+    assert image.shape[:2] == (50, 50) and labels.tolist() == [1]
+    np.testing.assert_allclose(boxes, [[0.0, 0.0, 1.0, 1.0]], atol=1e-6)
 
 
 def test_crop_without_a_minimum_iou_keeps_the_image():

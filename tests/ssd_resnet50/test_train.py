@@ -1,7 +1,9 @@
 """Training: schedule, optimizer groups, the clipped step, start weights, resume, a short fine-tune."""
 import contextlib
+import glob
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -14,33 +16,48 @@ from mindspore import nn
 
 from ssd_resnet50.checkpoint import CheckpointMismatch
 from ssd_resnet50.model import create_network
-from ssd_resnet50.optim import TrainStep, learning_rates, parameter_groups
-from ssd_resnet50.train import CLASS_HEAD_PREFIX, latest_checkpoint, load_start_weights, main
+from ssd_resnet50.optim import TrainStep, default_init_lr, learning_rates, parameter_groups
+from ssd_resnet50.train import (CLASS_HEAD_PREFIX, CheckpointWriter, latest_checkpoint, load_start_weights, main,
+                                restore_newest)
 from tests.ssd_resnet50.synthetic import make_shapes_dataset
 
 
-def test_learning_rate_warms_up_linearly_then_decays_along_a_cosine():
-    rates = learning_rates(0.1, steps_per_epoch=5, epochs=12, warmup_epochs=2)
+def test_learning_rate_warms_up_linearly_from_lr_init_then_decays_along_a_cosine():
+    # the original's get_lr: warm-up step i of W gets lr_init + (lr - lr_init) * i / W
+    rates = learning_rates(0.1, steps_per_epoch=5, epochs=12, warmup_epochs=2, init_lr=0.02)
     assert rates.shape == (60,) and rates.dtype == np.float32
-    np.testing.assert_allclose(rates[:10], 0.1 * np.arange(1, 11) / 10, rtol=1e-6)
+    np.testing.assert_allclose(rates[:10], 0.02 + 0.08 * np.arange(10) / 10, rtol=1e-6)
     decay = rates[10:]
     assert decay[0] == pytest.approx(0.1) and (np.diff(decay) < 0).all() and decay[-1] < 1e-3
     np.testing.assert_allclose(decay[25], 0.05, rtol=1e-5)  # half-way down the cosine
     with pytest.raises(ValueError):
         learning_rates(0.1, steps_per_epoch=0, epochs=3, warmup_epochs=1)
+    with pytest.raises(ValueError):
+        learning_rates(0.1, steps_per_epoch=5, epochs=3, warmup_epochs=1, init_lr=-0.01)
 
 
-def test_weight_decay_spares_batch_norm_and_biases():
+def test_warm_up_starts_where_the_original_did():
+    # the original: lr_init 0.01333 at its lr 0.05; other peaks start at the same fraction
+    assert default_init_lr(0.05) == pytest.approx(0.01333)
+    assert learning_rates(0.05, steps_per_epoch=4, epochs=3, warmup_epochs=2)[0] == pytest.approx(0.01333)
+    assert learning_rates(0.01, steps_per_epoch=4, epochs=3, warmup_epochs=2)[0] == pytest.approx(0.002666)
+    no_warmup = learning_rates(0.05, steps_per_epoch=4, epochs=3, warmup_epochs=0)
+    assert no_warmup[0] == pytest.approx(0.05)
+
+
+def test_weight_decay_spares_batch_norm_only():
+    # DESIGN.md: weight decay 4e-4, not on BN gamma/beta (biases decay, as MindSpore's default filter does)
     network = create_network(is_training=True, num_classes=3, image_size=64)
     decayed, plain, order = parameter_groups(network, 4e-4)
     assert decayed["weight_decay"] == 4e-4 and plain["weight_decay"] == 0.0
     names = {p.name for p in decayed["params"]}, {p.name for p in plain["params"]}
     assert not names[0] & names[1]
     assert names[0] | names[1] == {p.name for p in network.trainable_params()} == {p.name for p in order["order_params"]}
-    assert all(name.endswith(".weight") for name in names[0])
-    assert all(name.rsplit(".", 1)[1] in ("gamma", "beta", "bias") for name in names[1])
-    assert "network.multi_box.multi_cls_layers.0.3.bias" in names[1]
+    assert all(name.rsplit(".", 1)[1] in ("weight", "bias") for name in names[0])
+    assert all(name.rsplit(".", 1)[1] in ("gamma", "beta") for name in names[1])
+    assert "network.multi_box.multi_cls_layers.0.3.bias" in names[0]
     assert "network.feature_extractor.resnet.conv1.weight" in names[0]
+    assert "network.feature_extractor.resnet.bn1.gamma" in names[1]
 
 
 class SquaredError(nn.Cell):
@@ -66,6 +83,78 @@ def test_train_step_unscales_then_clips_the_gradient(clip_norm):
     factor = min(1.0, clip_norm / np.sqrt((grad_w ** 2).sum() + (grad_b ** 2).sum()))
     np.testing.assert_allclose(layer.weight.asnumpy(), w0 - 0.1 * factor * grad_w, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(layer.bias.asnumpy(), b0 - 0.1 * factor * grad_b, rtol=1e-4, atol=1e-6)
+
+
+def small_train_step(seed=0):
+    """A TrainStep over one Dense layer: parameters, moments, global_step, learning_rate."""
+    ms.set_seed(seed)
+    layer = nn.Dense(3, 2)
+    return TrainStep(SquaredError(layer), nn.Momentum(layer.trainable_params(), ms.Tensor(np.full(4, 0.1, np.float32)),
+                                                     0.9), 1.0, 1e6)
+
+
+def take_steps(train_step, count):
+    rng = np.random.default_rng(count)
+    for _ in range(count):
+        train_step(ms.Tensor(rng.normal(size=(4, 3)).astype(np.float32)),
+                   ms.Tensor(rng.normal(size=(4, 2)).astype(np.float32)))
+
+
+def test_a_save_cut_short_leaves_no_checkpoint_under_its_name(tmp_path, monkeypatch):
+    writer = CheckpointWriter(str(tmp_path), keep=5)
+    train_step = small_train_step()
+    first = writer.save(train_step, 1, 1)
+
+    def killed_while_writing(cell, path):  # what a kill in the middle of ms.save_checkpoint leaves
+        with open(path, "wb") as f:
+            f.write(open(first, "rb").read()[:100])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ms, "save_checkpoint", killed_while_writing)
+    with pytest.raises(KeyboardInterrupt):
+        writer.save(train_step, 1, 2)
+    assert latest_checkpoint(str(tmp_path)) == first
+    assert sorted(os.listdir(tmp_path)) == ["ssd_resnet50-1_1.ckpt"]
+
+
+def test_resume_auto_passes_over_damaged_newer_checkpoints(tmp_path, caplog):
+    saved = small_train_step(seed=1)
+    take_steps(saved, 2)
+    good = CheckpointWriter(str(tmp_path), keep=5).save(saved, 1, 2)
+    data = open(good, "rb").read()
+    with open(tmp_path / "ssd_resnet50-1_4.ckpt", "wb") as f:  # cut short in the middle of a tensor
+        f.write(data[:len(data) // 2])
+    # cut short between tensors: it reads, but a tensor is missing
+    ms.save_checkpoint([{"name": p.name, "data": p} for p in saved.get_parameters()][:1],
+                       str(tmp_path / "ssd_resnet50-2_6.ckpt"))
+
+    resumed = small_train_step(seed=2)
+    with caplog.at_level(logging.WARNING, logger="ssd_resnet50.train"):
+        path, step = restore_newest(resumed, str(tmp_path))
+    assert (path, step) == (good, 2)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 2 and "ssd_resnet50-2_6.ckpt" in warned[0] and "ssd_resnet50-1_4.ckpt" in warned[1]
+    for name, param in {p.name: p for p in saved.get_parameters()}.items():
+        if name != "learning_rate":
+            np.testing.assert_array_equal({p.name: p for p in resumed.get_parameters()}[name].asnumpy(),
+                                          param.asnumpy(), err_msg=name)
+
+    os.remove(good)
+    with pytest.raises(FileNotFoundError, match="none of the 2 ssd_resnet50-"):
+        restore_newest(small_train_step(), str(tmp_path))
+
+
+def test_keep_counts_the_checkpoints_of_an_earlier_run(tmp_path):
+    train_step = small_train_step()
+    earlier = CheckpointWriter(str(tmp_path), keep=10)
+    for step in (2, 4, 10):
+        earlier.save(train_step, step // 2, step)
+    resumed = CheckpointWriter(str(tmp_path), keep=2)  # a resumed run with --keep 2
+    resumed.save(train_step, 6, 12)
+    assert sorted(os.listdir(tmp_path)) == ["ssd_resnet50-5_10.ckpt", "ssd_resnet50-6_12.ckpt"]
+    resumed.save(train_step, 7, 14)
+    assert sorted(os.listdir(tmp_path)) == ["ssd_resnet50-6_12.ckpt", "ssd_resnet50-7_14.ckpt"]
+    assert not glob.glob(str(tmp_path / ".*"))
 
 
 def test_start_weights_load_everything_but_new_class_heads(fixture_checkpoint, fixture_params):
@@ -116,11 +205,15 @@ def test_resume_continues_exactly_where_the_run_stopped(shapes_coco, tmp_path):
     assert main(common + ["--out", straight, "--max-steps", "3"]) == 0
     assert main(common + ["--out", stopped, "--max-steps", "1"]) == 0
     assert os.path.basename(latest_checkpoint(stopped)) == "ssd_resnet50-1_1.ckpt"
-    assert main(common + ["--out", stopped, "--max-steps", "3", "--resume", "auto"]) == 0
+    saved = open(latest_checkpoint(stopped), "rb").read()
+    with open(os.path.join(stopped, "ssd_resnet50-1_2.ckpt"), "wb") as f:  # a save cut short by a kill
+        f.write(saved[:len(saved) // 2])
+    assert main(common + ["--out", stopped, "--max-steps", "3", "--resume", "auto"]) == 0  # passes over it
 
     expected = ms.load_checkpoint(latest_checkpoint(straight))
     resumed = ms.load_checkpoint(latest_checkpoint(stopped))
-    assert os.path.basename(latest_checkpoint(stopped)) == "ssd_resnet50-1_3.ckpt"
+    assert sorted(os.listdir(stopped)) == ["history.jsonl", "labels.json", "ssd_resnet50-1_3.ckpt",
+                                           "train_config.json"]  # --keep 1 counts the earlier files
     network_names = [p.name for p in create_network(is_training=True, num_classes=4, image_size=64).get_parameters()]
     assert set(network_names) <= set(resumed)
     assert {f"moments.{name}" for name in network_names if ".moving_" not in name} <= set(resumed)
