@@ -421,9 +421,9 @@ def find_markdown(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
         if os.path.isfile(path):
             files.append(path)
         elif os.path.isdir(path):
-            for root, dirs, names in os.walk(path):
+            for root, dirs, file_names in os.walk(path):
                 dirs[:] = sorted(name for name in dirs if not name.startswith("."))
-                files += [os.path.join(root, name) for name in sorted(names)
+                files += [os.path.join(root, name) for name in sorted(file_names)
                           if name.endswith(".md") and not _SKIPPED_NAMES.fullmatch(name)]
         else:
             raise FileNotFoundError(f"no such file or directory: {path}")

@@ -1,5 +1,5 @@
 """ResNet-50 (v1.5: the stride sits on the 3x3 convolution) returning C3, C4 and C5."""
-from mindspore import nn, ops
+from mindspore import nn
 
 from .layers import batch_norm, conv
 

@@ -1,7 +1,11 @@
 """Label sets: contiguous network label k (1..K-1) -> (dataset category id, name).
 
+One place for them: COCO's, a fine-tuned model's names, an annotation file's categories,
+the labels.json a training run writes.
+
 Label 0 is background. COCO's 80 "thing" categories keep their dataset ids (1..90 with gaps).
 """
+import json
 from dataclasses import dataclass
 
 COCO_IDS = (
@@ -56,3 +60,53 @@ def _coco_names():
 
 
 COCO = LabelSet(COCO_IDS, _coco_names())
+
+
+def coco_label_set(coco_categories, classes=None) -> LabelSet:
+    """Labels 1..K of an annotation file's `categories` list, in the file's order.
+
+    `classes` (names or ids, as strings or ints) picks a subset and gives its order.
+    """
+    ids = [int(c["id"]) for c in coco_categories]
+    names = [str(c["name"]) for c in coco_categories]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate category ids in the annotation file: {ids}")
+    if classes:
+        position = {name: i for i, name in enumerate(names)}
+        position.update({str(i): k for k, i in enumerate(ids)})
+        missing = [str(key) for key in classes if str(key) not in position]
+        if missing:
+            raise ValueError(f"unknown classes {missing}; the annotation file has: {', '.join(names)}")
+        chosen = [position[str(key)] for key in classes]
+        if len(set(chosen)) != len(chosen):
+            raise ValueError(f"a class is selected twice in {list(classes)}")
+        ids, names = [ids[i] for i in chosen], [names[i] for i in chosen]
+    return LabelSet(tuple(ids), tuple(names))
+
+
+def save_label_set(labels: LabelSet, path):
+    """Write labels as JSON [{label, id, name}, ...] next to the checkpoints."""
+    entries = [{"label": k, "id": i, "name": n} for k, (i, n) in enumerate(zip(labels.ids, labels.names), 1)]
+    with open(path, "w") as f:
+        json.dump(entries, f, indent=1)
+
+
+def load_label_set(path) -> LabelSet:
+    with open(path) as f:
+        entries = sorted(json.load(f), key=lambda entry: entry["label"])
+    return LabelSet(tuple(e["id"] for e in entries), tuple(e["name"] for e in entries))
+
+
+def resolve_labels(labels, num_classes) -> LabelSet:
+    """The label set of a network: given labels (a LabelSet or names), else COCO's for 81
+    classes, else placeholders; checked against `num_classes` when it is known."""
+    if labels is None:
+        if num_classes not in (None, COCO.num_classes):
+            labels = LabelSet.from_names(f"class {k}" for k in range(1, num_classes))
+        else:
+            labels = COCO
+    elif not isinstance(labels, LabelSet):
+        labels = LabelSet.from_names(labels)
+    if num_classes is not None and labels.num_classes != num_classes:
+        raise ValueError(f"{len(labels.names)} labels do not fit a network with {num_classes - 1} object classes")
+    return labels

@@ -13,7 +13,6 @@ Bad files do not stop a run: images missing from the directory are left out at s
 warning with the count and the first names), and an image that fails to decode is reported
 once by name and replaced, whenever it is drawn, by the next readable image of the set.
 """
-import json
 import logging
 import os
 import threading
@@ -24,48 +23,13 @@ import mindspore.dataset as ds
 
 from .anchors import default_anchors
 from .augment import TrainAugmentation
-from .categories import LabelSet
+from .categories import coco_label_set
 from .config import SsdConfig
 from .matching import match
 from .preprocess import ImageError, normalise, read_image
 
 log = logging.getLogger(__name__)
 MISSING_SHOWN = 5  # names quoted in the start-up warning about missing files
-
-def coco_label_set(coco_categories, classes=None) -> LabelSet:
-    """Labels 1..K of an annotation file's `categories` list, in the file's order.
-
-    `classes` (names or ids, as strings or ints) picks a subset and gives its order.
-    """
-    ids = [int(c["id"]) for c in coco_categories]
-    names = [str(c["name"]) for c in coco_categories]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"duplicate category ids in the annotation file: {ids}")
-    if classes:
-        position = {name: i for i, name in enumerate(names)}
-        position.update({str(i): k for k, i in enumerate(ids)})
-        missing = [str(key) for key in classes if str(key) not in position]
-        if missing:
-            raise ValueError(f"unknown classes {missing}; the annotation file has: {', '.join(names)}")
-        chosen = [position[str(key)] for key in classes]
-        if len(set(chosen)) != len(chosen):
-            raise ValueError(f"a class is selected twice in {list(classes)}")
-        ids, names = [ids[i] for i in chosen], [names[i] for i in chosen]
-    return LabelSet(tuple(ids), tuple(names))
-
-
-def save_label_set(labels: LabelSet, path):
-    """Write labels as JSON [{label, id, name}, ...] next to the checkpoints."""
-    entries = [{"label": k, "id": i, "name": n} for k, (i, n) in enumerate(zip(labels.ids, labels.names), 1)]
-    with open(path, "w") as f:
-        json.dump(entries, f, indent=1)
-
-
-def load_label_set(path) -> LabelSet:
-    with open(path) as f:
-        entries = sorted(json.load(f), key=lambda entry: entry["label"])
-    return LabelSet(tuple(e["id"] for e in entries), tuple(e["name"] for e in entries))
-
 
 class Sample(NamedTuple):
     image: np.ndarray  # RGB uint8 [H, W, 3]
@@ -79,7 +43,7 @@ class CocoDetectionSource:
     Args:
         annotations: path of an instances json (COCO detection format).
         images: directory holding the images' `file_name`s.
-        classes: optional names or ids of the categories to train; see `coco_label_set`.
+        classes: optional names or ids of the categories to train; see `categories.coco_label_set`.
         labels: a `LabelSet` to use instead (say, the one a checkpoint was trained with);
             its ids are the file's category ids.
     """

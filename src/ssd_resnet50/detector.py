@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backends import make_backend
-from .categories import COCO, LabelSet
+from .categories import resolve_labels
 from .checkpoint import load_weights
 from .model import SsdInference, create_network
 from .postprocess import postprocess
@@ -67,7 +67,7 @@ class Detector:
             raise TypeError("Detector needs the inference network (create_network(..., is_training=False)), "
                             f"got {type(network).__name__}")
         self.config = network.config
-        self.labels = _label_set(labels, self.config.num_classes)
+        self.labels = resolve_labels(labels, self.config.num_classes)
         self.score_threshold = self.config.score_threshold if score_threshold is None else float(score_threshold)
         self.batch_size = int(batch_size)
         self.backend = make_backend(backend, network, **backend_options)
@@ -78,7 +78,7 @@ class Detector:
         loaded strictly: a missing or mis-shaped tensor is an error naming it."""
         labels = options.get("labels")
         if num_classes is None and labels is not None:
-            num_classes = _label_set(labels, None).num_classes
+            num_classes = resolve_labels(labels, None).num_classes
         network = create_network("ssd_resnet50", num_classes=num_classes, image_size=image_size)
         load_weights(network, path)
         options.setdefault("checkpoint", path)  # lets a backend key its caches by the file
@@ -141,16 +141,3 @@ class Detector:
                       category_id=ids[int(label) - 1], category_name=names[int(label) - 1])
             for label, score, x, y, w, h in rows
         ]
-
-
-def _label_set(labels, num_classes) -> LabelSet:
-    if labels is None:
-        if num_classes not in (None, COCO.num_classes):
-            labels = LabelSet.from_names(f"class {k}" for k in range(1, num_classes))
-        else:
-            labels = COCO
-    elif not isinstance(labels, LabelSet):
-        labels = LabelSet.from_names(labels)
-    if num_classes is not None and labels.num_classes != num_classes:
-        raise ValueError(f"{len(labels.names)} labels do not fit a network with {num_classes - 1} object classes")
-    return labels

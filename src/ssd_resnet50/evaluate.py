@@ -134,8 +134,8 @@ def label_set_for(ground_truth, labels=None, num_classes=None):
     COCO's ids and any other network takes the file's categories in order (as training does).
     """
     from .categories import COCO as COCO_LABELS
+    from .categories import coco_label_set
     from .config import COCO_NUM_CLASSES
-    from .data import coco_label_set
 
     categories = ground_truth.dataset.get("categories", [])
     if labels:

@@ -106,6 +106,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    from .categories import resolve_labels
     from .checkpoint import load_weights
     from .model import create_network
     from .weights_source import checkpoint_path
@@ -114,7 +115,7 @@ def run(args) -> int:
         raise ValueError("MindSpore 2.8 cannot export ONNX with a dynamic batch; give --batch-size instead")
     num_classes = args.num_classes
     if num_classes is None and args.labels:
-        num_classes = len(args.labels) + 1
+        num_classes = resolve_labels(args.labels, None).num_classes
     checkpoint = checkpoint_path(args)
     network = create_network("ssd_resnet50", num_classes=num_classes, image_size=args.image_size)
     load_weights(network, checkpoint)

@@ -27,9 +27,10 @@ import numpy as np
 import mindspore as ms
 import mindspore.dataset as ds
 
+from .categories import save_label_set
 from .checkpoint import CheckpointMismatch, load_weights, read_checkpoint
 from .config import DEFAULT_CONFIG
-from .data import CocoDetectionSource, create_train_dataset, save_label_set
+from .data import CocoDetectionSource, create_train_dataset
 from .distributed import setup_data_parallel
 from .loss import SsdWithLoss
 from .model import create_network

@@ -10,7 +10,8 @@ from ssd_resnet50.anchors import default_anchors
 from ssd_resnet50.augment import TrainAugmentation, colour_jitter, crop_accepted, random_crop, random_flip
 from ssd_resnet50.codec import decode
 from ssd_resnet50.config import DEFAULT_CONFIG
-from ssd_resnet50.data import CocoDetectionSource, coco_label_set, create_train_dataset, load_label_set, save_label_set
+from ssd_resnet50.categories import coco_label_set, load_label_set, save_label_set
+from ssd_resnet50.data import CocoDetectionSource, create_train_dataset
 from ssd_resnet50.preprocess import ImageError, normalise, read_image
 from ssd_resnet50.train import main
 from tests.shared_files import shared_path

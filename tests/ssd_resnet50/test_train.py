@@ -229,7 +229,7 @@ def test_resume_continues_exactly_where_the_run_stopped(shapes_coco, tmp_path):
 def average_precision_50(checkpoint_dir, annotations, images, image_size):
     """AP at IoU 0.5 of the run's last checkpoint on a COCO-format set, through the project's
     Detector and COCO evaluation (pycocotools)."""
-    from ssd_resnet50.data import load_label_set
+    from ssd_resnet50.categories import load_label_set
     from ssd_resnet50.detector import Detector
     from ssd_resnet50.evaluate import coco_metrics, detect_images, load_ground_truth
 
