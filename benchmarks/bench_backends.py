@@ -9,13 +9,12 @@ detect of a real photo <= 0.40 s.
 """
 import argparse
 import os
-import statistics
 import tempfile
 import time
 
 import numpy as np
 
-from common import SHARED, fixture_checkpoint, machine
+from common import SHARED, alternating_medians, fixture_checkpoint, machine
 from ssd_resnet50.backends import MindSporeBackend
 from ssd_resnet50.checkpoint import load_weights
 from ssd_resnet50.detector import Detector
@@ -26,20 +25,6 @@ from ssd_resnet50.preprocess import preprocess
 
 PHOTO = SHARED / "data" / "coco_val2017_sample" / "000000439180.jpg"
 FORWARD_TARGET, DETECT_TARGET = 0.65, 0.40
-
-
-def alternating_medians(functions, repeats, warmup=1):
-    """Median seconds of each function, the calls interleaved: a, b, a, b, ..."""
-    for function in functions:
-        for _ in range(warmup):
-            function()
-    times = [[] for _ in functions]
-    for _ in range(repeats):
-        for function, spent in zip(functions, times):
-            start = time.perf_counter()
-            function()
-            spent.append(time.perf_counter() - start)
-    return [statistics.median(spent) for spent in times]
 
 
 class OtherLoad:

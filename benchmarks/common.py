@@ -21,15 +21,23 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
-def median_seconds(fn, repeats=5, warmup=1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
+def alternating_medians(functions, repeats=5, warmup=1):
+    """Median seconds of each function, the calls interleaved (a, b, a, b, ...) so that load
+    from other processes hits all of them alike."""
+    for function in functions:
+        for _ in range(warmup):
+            function()
+    times = [[] for _ in functions]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for function, spent in zip(functions, times):
+            start = time.perf_counter()
+            function()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
+
+
+def median_seconds(function, repeats=5, warmup=1) -> float:
+    return alternating_medians([function], repeats, warmup)[0]
 
 
 def fixture_checkpoint(path) -> str:
