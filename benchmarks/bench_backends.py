@@ -15,13 +15,14 @@ import time
 import numpy as np
 
 from common import SHARED, alternating_medians, fixture_checkpoint, machine
-from ssd_resnet50.backends import MindSporeBackend
-from ssd_resnet50.checkpoint import load_weights
-from ssd_resnet50.detector import Detector
-from ssd_resnet50.model import create_network
-from ssd_resnet50.onnx_backend import OnnxRuntimeBackend, available_cores
-from ssd_resnet50.postprocess import postprocess
-from ssd_resnet50.preprocess import preprocess
+from ssd_resnet50.backends.cpu import available_cores
+from ssd_resnet50.backends.mindspore_backend import MindSporeBackend
+from ssd_resnet50.backends.onnxruntime_backend import OnnxRuntimeBackend
+from ssd_resnet50.inference.detector import Detector
+from ssd_resnet50.inference.postprocess import postprocess
+from ssd_resnet50.inference.preprocess import preprocess
+from ssd_resnet50.model.checkpoint import load_weights
+from ssd_resnet50.model.network import create_network
 
 PHOTO = SHARED / "data" / "coco_val2017_sample" / "000000439180.jpg"
 FORWARD_TARGET, DETECT_TARGET = 0.65, 0.40

@@ -12,10 +12,10 @@ import mindspore as ms
 import numpy as np
 
 from common import SHARED, alternating_medians, fixture_checkpoint, machine, median_seconds
-from ssd_resnet50.checkpoint import load_weights
-from ssd_resnet50.detector import Detector
-from ssd_resnet50.model import create_network
-from ssd_resnet50.postprocess import postprocess
+from ssd_resnet50.inference.detector import Detector
+from ssd_resnet50.inference.postprocess import postprocess
+from ssd_resnet50.model.checkpoint import load_weights
+from ssd_resnet50.model.network import create_network
 
 PHOTO = SHARED / "data" / "coco_val2017_sample" / "000000439180.jpg"
 

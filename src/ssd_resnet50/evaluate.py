@@ -1,7 +1,4 @@
-"""COCO evaluation: `ssd-resnet50 eval`, and the scoring core it uses.
-
-    ssd-resnet50 eval --annotations instances_val2017.json --images val2017/ [--weights CKPT | --hub UID]
-    ssd-resnet50 eval --annotations instances_val2017.json --detections results.json   # score a file
+"""COCO evaluation: the scoring core and the detection run behind `ssd-resnet50 eval`.
 
 Detection runs through `Detector` (the same pre/post-processing as `detect`), results are
 written as a COCO results file, and pycocotools scores them. `coco_metrics(ground_truth,
@@ -133,9 +130,9 @@ def label_set_for(ground_truth, labels=None, num_classes=None):
     Named `labels` are looked up in the file by name; otherwise an 81-class network keeps
     COCO's ids and any other network takes the file's categories in order (as training does).
     """
-    from .categories import COCO as COCO_LABELS
-    from .categories import coco_label_set
-    from .config import COCO_NUM_CLASSES
+    from .model.categories import COCO as COCO_LABELS
+    from .model.categories import coco_label_set
+    from .model.config import COCO_NUM_CLASSES
 
     categories = ground_truth.dataset.get("categories", [])
     if labels:
@@ -147,24 +144,6 @@ def label_set_for(ground_truth, labels=None, num_classes=None):
         raise ValueError(f"the network has {num_classes - 1} object classes but the annotation file "
                          f"{len(categories)} categories; name them with --labels")
     return chosen
-
-
-def add_arguments(parser):
-    from .weights_source import add_weights_arguments, positive_int
-
-    parser.add_argument("--annotations", required=True, metavar="JSON", help="COCO-format annotation file")
-    parser.add_argument("--images", metavar="DIR", help="directory holding the images' file_names")
-    parser.add_argument("--detections", metavar="JSON",
-                        help="score this COCO results file instead of running a model")
-    add_weights_arguments(parser)
-    parser.add_argument("--skip-crowd-images", action="store_true",
-                        help="leave out images with a crowd annotation or none at all (the original evaluation)")
-    parser.add_argument("--out", default="results.json", metavar="JSON",
-                        help="where the detections go, COCO results format (default results.json)")
-    parser.add_argument("--batch-size", type=positive_int, default=8, help="images a network call (default 8)")
-    parser.add_argument("--score-threshold", type=float, default=None,
-                        help="keep detections above this score (default 0.1, the original evaluation's)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 RESULT_FIELDS = ("image_id", "category_id", "bbox", "score")
@@ -187,51 +166,3 @@ def read_results(path) -> list:
             why = f"lacks {', '.join(missing)}" if missing else "has no bbox of 4 numbers"
             raise ValueError(f"{path}: entry {index} {why}: {json.dumps(entry)[:200]}")
     return results
-
-
-def run(args) -> int:
-    ground_truth = load_ground_truth(args.annotations)
-    image_ids = select_images(ground_truth, args.skip_crowd_images)
-    total = len(ground_truth.getImgIds())
-    if not image_ids:
-        raise ValueError(f"no images left to evaluate: {total} in the file"
-                         + (", all with a crowd annotation or none" if args.skip_crowd_images else ""))
-    if args.skip_crowd_images:
-        print(f"--skip-crowd-images: evaluating {len(image_ids)} of {total} images")
-    if args.detections:
-        results = read_results(args.detections)
-        done = image_ids
-    else:
-        if not args.images:
-            raise ValueError("give --images DIR (or --detections to score an existing results file)")
-        results, done = _run_model(args, ground_truth, image_ids)
-        if not done:
-            raise ValueError("no image could be read; nothing to evaluate")
-    evaluated = set(done)
-    metrics = coco_metrics(ground_truth, [r for r in results if r["image_id"] in evaluated], done)
-    print(metrics.table, end="")
-    print(f"{metrics.summary_line()}  ({metrics.num_images} images)")
-    return 0
-
-
-def _run_model(args, ground_truth, image_ids):
-    from .detector import Detector
-    from .weights_source import checkpoint_path
-
-    labels = label_set_for(ground_truth, args.labels, args.num_classes)
-    checkpoint = checkpoint_path(args)
-    detector = Detector.from_checkpoint(
-        checkpoint, num_classes=args.num_classes, image_size=args.image_size, labels=labels,
-        backend=args.backend, batch_size=args.batch_size, score_threshold=args.score_threshold,
-        checkpoint=checkpoint)
-    results, done, failed = detect_images(detector, ground_truth, args.images, image_ids,
-                                          no_progress=True if args.no_progress else None)
-    for image_id, error in failed:
-        print(f"warning: image {image_id} skipped: {error}", file=sys.stderr)
-    directory = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(directory, exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(results, f)
-    print(f"wrote {len(results)} detections on {len(done)} images to {args.out}"
-          + (f"; {len(failed)} unreadable images skipped" if failed else ""))
-    return results, done

@@ -1,133 +1,39 @@
-"""Export the inference network for deployment: `ssd-resnet50 export --format MINDIR|ONNX`.
+"""Export a checkpoint for deployment: `ssd-resnet50 export --format MINDIR|ONNX`.
 
-The exported graph is the whole inference network: input a pre-processed float32 batch
-[B, 3, H, W] (see preprocess.py), outputs (boxes [B, N, 4] normalised y1, x1, y2, x2 in
-[0, 1]; sigmoid scores [B, N, C], column 0 background) with the box decoding inside the
-graph. Only NMS (postprocess.py) stays outside.
+    >>> export_checkpoint("ssd.ckpt", "ssd_resnet50.onnx", "ONNX", batch_size=8)  # doctest: +SKIP
+    'ssd_resnet50.onnx'
 
-    ssd-resnet50 export --format MINDIR --weights ssd.ckpt --out ssd_resnet50.mindir
-    ssd-resnet50 export --format ONNX --hub mindspore/ascend/1.3/ssdresnet50_v1.3_coco2017 --out ssd.onnx
-
-MINDIR can have a dynamic batch dimension (`--dynamic-batch`); MindSpore 2.8 exports ONNX
-with a fixed batch only. `export_network` is also what the onnxruntime backend uses.
+The network is built for the checkpoint's classes and size, loaded strictly and written by
+`model.exporting.export_network` (temporary name, then rename).
 """
-import logging
-import os
-import tempfile
+from .model.categories import resolve_labels
+from .model.checkpoint import load_weights
+from .model.exporting import FORMATS, check_format, export_network, with_extension
+from .model.network import create_network
 
-import numpy as np
-
-log = logging.getLogger(__name__)
-
-FORMATS = {"MINDIR": ".mindir", "ONNX": ".onnx"}
-INPUT_NAMES = ("images",)  # names in the ONNX graph
-OUTPUT_NAMES = ("boxes", "scores")
+__all__ = ["FORMATS", "export_checkpoint", "describe_io"]
 
 
-def export_network(network, path, file_format="MINDIR", batch_size=1, dynamic_batch=False) -> str:
-    """Write an inference network (`create_network(...)` with weights loaded) to `path`.
-
-    The file is written to a temporary name in the same directory and renamed into place,
-    so `path` is either the previous file or the complete new one. Returns `path`.
-
-    >>> export_network(create_network("ssd_resnet50"), "ssd.onnx", "ONNX", batch_size=8)  # doctest: +SKIP
-    'ssd.onnx'
-    """
-    import mindspore as ms
-
+def export_checkpoint(checkpoint, out, file_format="MINDIR", batch_size=1, dynamic_batch=False,
+                      num_classes=None, image_size=None, labels=None):
+    """Write the inference network with `checkpoint`'s weights to `out` (the format's extension
+    added when missing); returns (path written, the network's config)."""
     file_format = check_format(file_format)
     if dynamic_batch and file_format == "ONNX":
-        raise ValueError("MindSpore 2.8 cannot export ONNX with a dynamic batch; give a fixed --batch-size")
-    if not dynamic_batch and int(batch_size) < 1:
-        raise ValueError(f"batch size must be at least 1, got {batch_size}")
-    height, width = network.config.image_size
-    if dynamic_batch:
-        example = ms.Tensor(shape=[None, 3, height, width], dtype=ms.float32)
-    else:
-        example = ms.Tensor(np.zeros((int(batch_size), 3, height, width), np.float32))
-    network.set_train(False)
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".export-") as scratch:
-        written = os.path.join(scratch, "network" + FORMATS[file_format])
-        log.info("exporting %s, input [%s, 3, %d, %d], to %s", file_format,
-                 "B" if dynamic_batch else batch_size, height, width, path)
-        _forget_exported_graphs(network)
-        if file_format == "ONNX":
-            from mindspore import onnx
-
-            onnx.export(network, example, file_name=written, input_names=list(INPUT_NAMES),
-                        output_names=list(OUTPUT_NAMES))
-        else:
-            ms.export(network, example, file_name=written, file_format=file_format)
-        if not os.path.isfile(written):
-            raise RuntimeError(f"mindspore.export did not write a {file_format} file")
-        os.chmod(written, 0o644)  # MindSpore writes owner-read-only files
-        os.replace(written, path)
-    return path
-
-
-def _forget_exported_graphs(network):
-    """MindSpore 2.8 keeps the graph an export compiled (and altered for the file) in the cell's
-    compile cache; a second export of the same cell with the same input shape reuses it and
-    fails inside BatchNorm. Dropping those cached phases makes every export compile afresh."""
-    cache = getattr(network, "compile_cache", None)
-    if isinstance(cache, set):
-        for phase in [phase for phase in cache if phase.startswith("export.")]:
-            cache.discard(phase)
-
-
-def check_format(file_format) -> str:
-    name = str(file_format).upper()
-    if name not in FORMATS:
-        raise ValueError(f"unknown export format {file_format!r}; choose one of {', '.join(FORMATS)}")
-    return name
-
-
-def with_extension(path, file_format) -> str:
-    """`path`, with the format's extension added when it has none of its own
-    (`mindspore.load` only reads files ending in .mindir)."""
-    extension = FORMATS[check_format(file_format)]
-    return path if path.lower().endswith(extension) else path + extension
-
-
-def add_arguments(parser):
-    from .weights_source import add_weights_arguments, positive_int
-
-    parser.add_argument("--format", type=str.upper, choices=tuple(FORMATS), default="MINDIR",
-                        help="MINDIR (MindSpore, MindSpore Lite) or ONNX (onnxruntime and others); default MINDIR")
-    add_weights_arguments(parser, backend=False)
-    parser.add_argument("--batch-size", type=positive_int, default=1, help="fixed batch dimension of the input (default 1)")
-    parser.add_argument("--dynamic-batch", action="store_true",
-                        help="leave the batch dimension open (MINDIR only)")
-    parser.add_argument("--out", required=True, metavar="FILE",
-                        help="file to write (.mindir / .onnx is appended when missing)")
-
-
-def run(args) -> int:
-    from .categories import resolve_labels
-    from .checkpoint import load_weights
-    from .model import create_network
-    from .weights_source import checkpoint_path
-
-    if args.dynamic_batch and args.format == "ONNX":
-        raise ValueError("MindSpore 2.8 cannot export ONNX with a dynamic batch; give --batch-size instead")
-    num_classes = args.num_classes
-    if num_classes is None and args.labels:
-        num_classes = resolve_labels(args.labels, None).num_classes
-    checkpoint = checkpoint_path(args)
-    network = create_network("ssd_resnet50", num_classes=num_classes, image_size=args.image_size)
+        raise ValueError("MindSpore 2.8 cannot export ONNX with a dynamic batch; give a fixed batch size instead")
+    if num_classes is None and labels:
+        num_classes = resolve_labels(labels, None).num_classes
+    network = create_network("ssd_resnet50", num_classes=num_classes, image_size=image_size)
     load_weights(network, checkpoint)
-    out = export_network(network, with_extension(args.out, args.format), args.format, args.batch_size,
-                         args.dynamic_batch)
-    config = network.config
-    batch = "B" if args.dynamic_batch else str(args.batch_size)
+    path = export_network(network, with_extension(str(out), file_format), file_format, batch_size, dynamic_batch)
+    return path, network.config
+
+
+def describe_io(config, batch) -> str:
+    """The exported graph's input and outputs, for people (`batch`: a number or "B")."""
     height, width = config.image_size
-    print(f"wrote {out} ({os.path.getsize(out) / 2**20:.1f} MiB, {args.format})\n"
-          f"  input : float32 [{batch}, 3, {height}, {width}]  RGB resized to {width}x{height}, "
-          f"(pixel - mean) / std (see ssd_resnet50.preprocess)\n"
-          f"  output 0: boxes  float32 [{batch}, {config.num_anchors}, 4]  normalised y1, x1, y2, x2\n"
-          f"  output 1: scores float32 [{batch}, {config.num_anchors}, {config.num_classes}]  "
-          "sigmoid, column 0 = background")
-    return 0
+    return (f"  input : float32 [{batch}, 3, {height}, {width}]  RGB resized to {width}x{height}, "
+            f"(pixel - mean) / std (see ssd_resnet50.inference.preprocess)\n"
+            f"  output 0: boxes  float32 [{batch}, {config.num_anchors}, 4]  normalised y1, x1, y2, x2\n"
+            f"  output 1: scores float32 [{batch}, {config.num_anchors}, {config.num_classes}]  "
+            "sigmoid, column 0 = background")

@@ -1,8 +1,8 @@
 """Fixtures for the model-zoo entry: fixture weights as a network and as a checkpoint file."""
 import pytest
 
-from ssd_resnet50.checkpoint import load_weights
-from ssd_resnet50.model import create_network
+from ssd_resnet50.model.checkpoint import load_weights
+from ssd_resnet50.model.network import create_network
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +30,7 @@ def fixture_network(fixture_checkpoint):
 
 @pytest.fixture(scope="session")
 def fixture_detector(fixture_network):
-    from ssd_resnet50.detector import Detector
+    from ssd_resnet50.inference.detector import Detector
 
     return Detector(fixture_network, backend="mindspore")
 
@@ -39,7 +39,7 @@ def fixture_detector(fixture_network):
 def onnx_cache_dir(tmp_path_factory):
     """Exported ONNX models of this test session go to a temporary directory, never to the
     user's cache (whatever backend "auto" picks in a test)."""
-    from ssd_resnet50.onnx_backend import CACHE_ENV
+    from ssd_resnet50.backends.model_cache import CACHE_ENV
 
     path = tmp_path_factory.mktemp("onnx_cache")
     with pytest.MonkeyPatch.context() as patch:
@@ -65,10 +65,10 @@ def subprocess_env():
     import os
     import sys
 
-    import ssd_resnet50.train
+    import ssd_resnet50
 
     env = dict(os.environ)
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(ssd_resnet50.train.__file__)))
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(ssd_resnet50.__file__)))
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join(p for p in [package_root, env.get("PYTHONPATH")] if p)
     return env

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from tests.shared_files import shared_path
-from ssd_resnet50.anchors import default_anchors
-from ssd_resnet50.codec import decode, encode
-from ssd_resnet50.config import DEFAULT_CONFIG
+from ssd_resnet50.model.anchors import default_anchors
+from ssd_resnet50.model.codec import decode, encode
+from ssd_resnet50.model.config import DEFAULT_CONFIG
 
 
 def anchor_by_formula(level, row, col, k, image=640):

@@ -6,14 +6,15 @@ import os
 import numpy as np
 import pytest
 
-from ssd_resnet50.anchors import default_anchors
-from ssd_resnet50.augment import TrainAugmentation, colour_jitter, crop_accepted, random_crop, random_flip
-from ssd_resnet50.codec import decode
-from ssd_resnet50.config import DEFAULT_CONFIG
-from ssd_resnet50.categories import coco_label_set, load_label_set, save_label_set
-from ssd_resnet50.data import CocoDetectionSource, create_train_dataset
-from ssd_resnet50.preprocess import ImageError, normalise, read_image
-from ssd_resnet50.train import main
+from ssd_resnet50.model.anchors import default_anchors
+from ssd_resnet50.training.augment import TrainAugmentation, colour_jitter, crop_accepted, random_crop, random_flip
+from ssd_resnet50.model.codec import decode
+from ssd_resnet50.model.config import DEFAULT_CONFIG
+from ssd_resnet50.model.categories import coco_label_set, load_label_set, save_label_set
+from ssd_resnet50.training.datasets import CocoDetectionSource
+from ssd_resnet50.training.pipeline import create_train_dataset
+from ssd_resnet50.inference.preprocess import ImageError, normalise, read_image
+from ssd_resnet50.cli import main as cli_main
 from tests.shared_files import shared_path
 from tests.ssd_resnet50.synthetic import make_shapes_dataset
 
@@ -84,7 +85,7 @@ def test_an_unreadable_image_is_reported_once_and_replaced(one_bad_image, caplog
     source = CocoDetectionSource(annotations, images)
     names = [name for name, _ in source.records]
     config = DEFAULT_CONFIG.with_options(image_size=32, num_classes=source.labels.num_classes)
-    with caplog.at_level(logging.WARNING, logger="ssd_resnet50.data"):
+    with caplog.at_level(logging.WARNING, logger="ssd_resnet50.training.datasets.source"):
         for _ in range(2):  # two epochs: one warning in all
             found = batches(create_train_dataset(source, config, 2, augment=False, shuffle=False))
             assert len(found) == 3
@@ -109,7 +110,7 @@ def test_when_no_image_reads_the_error_says_so(one_bad_image):
 def test_missing_image_files_are_left_out_at_start_up(one_bad_image, caplog):
     annotations, images, _ = one_bad_image
     os.remove(os.path.join(images, "0004.png"))
-    with caplog.at_level(logging.WARNING, logger="ssd_resnet50.data"):
+    with caplog.at_level(logging.WARNING, logger="ssd_resnet50.training.datasets.source"):
         source = CocoDetectionSource(annotations, images)
     assert [name for name, _ in source.records] == ["0000.png", "0001.png", "0002.png", "0003.png", "0005.png"]
     assert len(warnings_naming(caplog, "1 of 6 training images are missing")) == 1
@@ -123,9 +124,9 @@ def test_missing_image_files_are_left_out_at_start_up(one_bad_image, caplog):
 def test_training_runs_past_a_corrupt_image(one_bad_image, tmp_path, caplog):
     annotations, images, bad = one_bad_image
     out = tmp_path / "run"
-    with caplog.at_level(logging.WARNING, logger="ssd_resnet50.data"):
-        code = main(["--annotations", annotations, "--images", images, "--image-size", "32", "--batch-size", "2",
-                     "--epochs", "1", "--no-augment", "--out", str(out)])
+    with caplog.at_level(logging.WARNING, logger="ssd_resnet50.training.datasets.source"):
+        code = cli_main(["train", "--annotations", annotations, "--images", images, "--image-size", "32",
+                         "--batch-size", "2", "--epochs", "1", "--no-augment", "--out", str(out)])
     assert code == 0
     assert len(warnings_naming(caplog, bad)) == 1
     assert len(open(out / "history.jsonl").read().splitlines()) == 3

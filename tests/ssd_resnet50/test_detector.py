@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssd_resnet50.categories import COCO
-from ssd_resnet50.detector import Detection, Detector
-from ssd_resnet50.preprocess import ImageError, load_rgb
+from ssd_resnet50.model.categories import COCO
+from ssd_resnet50.inference.detector import Detection, Detector
+from ssd_resnet50.inference.preprocess import ImageError, load_rgb
 from tests.shared_files import shared_path
 
 
@@ -93,7 +93,7 @@ def test_custom_labels_need_the_matching_class_count(fixture_network, fixture_ch
 
 
 def test_rejects_the_training_network():
-    from ssd_resnet50.model import create_network
+    from ssd_resnet50.model.network import create_network
 
     with pytest.raises(TypeError, match="inference network"):
         Detector(create_network(is_training=True), backend="mindspore")

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from ssd_resnet50.categories import COCO as COCO_LABELS
+from ssd_resnet50.model.categories import COCO as COCO_LABELS
 from ssd_resnet50.cli import main
 from ssd_resnet50.evaluate import METRIC_NAMES, coco_metrics, label_set_for, load_ground_truth, select_images
 from tests.shared_files import shared_path

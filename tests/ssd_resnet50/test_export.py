@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from mindspore import nn
 
-from ssd_resnet50.backends import MindSporeBackend
-from ssd_resnet50.checkpoint import load_weights
+from ssd_resnet50.backends.mindspore_backend import MindSporeBackend
+from ssd_resnet50.model.checkpoint import load_weights
 from ssd_resnet50.cli import main
-from ssd_resnet50.export import export_network, with_extension
-from ssd_resnet50.model import create_network
+from ssd_resnet50.model.exporting import export_network, with_extension
+from ssd_resnet50.model.network import create_network
 
 
 def random_batch(batch, size, seed=0):

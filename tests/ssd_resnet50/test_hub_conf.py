@@ -4,7 +4,7 @@ import importlib.metadata
 import pytest
 
 import hub_conf
-from ssd_resnet50.model import SsdInference, SsdTraining
+from ssd_resnet50.model.network import SsdInference, SsdTraining
 
 
 def test_create_network_is_the_entry_point():
@@ -46,4 +46,4 @@ def test_a_bare_checkout_imports_the_network_from_src(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "src.ssd_resnet50.model"
+    assert result.stdout.strip() == "src.ssd_resnet50.model.network"

@@ -4,8 +4,8 @@ import pytest
 import mindspore as ms
 from mindspore import nn
 
-from ssd_resnet50.config import DEFAULT_CONFIG
-from ssd_resnet50.loss import MultiBoxLoss, SsdWithLoss
+from ssd_resnet50.model.config import DEFAULT_CONFIG
+from ssd_resnet50.training.loss import MultiBoxLoss, SsdWithLoss
 
 
 def reference(loc, logits, loc_targets, labels, alpha=0.25, gamma=2.0):
@@ -101,7 +101,7 @@ def test_network_with_loss_adds_both_terms():
 
 
 def test_parameter_names_keep_the_checkpoint_prefix():
-    from ssd_resnet50.model import create_network
+    from ssd_resnet50.model.network import create_network
 
     network = create_network(is_training=True, num_classes=3, image_size=64)
     names = [p.name for p in SsdWithLoss(network).get_parameters()]

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from ssd_resnet50.anchors import anchors_as_corners, default_anchors
-from ssd_resnet50.codec import decode, encode
-from ssd_resnet50.config import DEFAULT_CONFIG
-from ssd_resnet50.matching import iou_matrix, match
+from ssd_resnet50.model.anchors import anchors_as_corners, default_anchors
+from ssd_resnet50.model.codec import decode, encode
+from ssd_resnet50.model.config import DEFAULT_CONFIG
+from ssd_resnet50.training.matching import iou_matrix, match
 
 
 def anchor(y1, x1, y2, x2):

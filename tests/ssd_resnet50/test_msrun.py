@@ -12,8 +12,8 @@ import sys
 import mindspore as ms
 import pytest
 
-from ssd_resnet50.distributed import World, launched_by_msrun
-from ssd_resnet50.train import latest_checkpoint, weights_digest
+from ssd_resnet50.training.distributed import World, launched_by_msrun
+from ssd_resnet50.training.loop import latest_checkpoint, weights_digest
 from tests.ssd_resnet50.synthetic import make_shapes_dataset
 
 
@@ -43,7 +43,7 @@ def test_two_workers_train_in_step_and_rank_0_saves(tmp_path, subprocess_env):
                                               sides=(0.3, 0.6))
     out, logs = tmp_path / "run", tmp_path / "logs"
     command = [msrun, "--worker_num=2", "--local_worker_num=2", f"--master_port={free_port()}",
-               f"--log_dir={logs}", "--join=True", "python", "-m", "ssd_resnet50.train",
+               f"--log_dir={logs}", "--join=True", "python", "-m", "ssd_resnet50", "train",
                "--annotations", annotations, "--images", images, "--image-size", "64", "--batch-size", "2",
                "--epochs", "2", "--max-steps", "3", "--lr", "0.02", "--seed", "7", "--log-every", "1",
                "--out", str(out)]

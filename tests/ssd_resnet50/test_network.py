@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from tests.shared_files import shared_path
-from ssd_resnet50.checkpoint import CheckpointMismatch, load_weights
-from ssd_resnet50.model import SsdInference, SsdTraining, create_network
-from ssd_resnet50.postprocess import postprocess
-from ssd_resnet50.preprocess import preprocess
+from ssd_resnet50.model.checkpoint import CheckpointMismatch, load_weights
+from ssd_resnet50.model.network import SsdInference, SsdTraining, create_network
+from ssd_resnet50.inference.postprocess import postprocess
+from ssd_resnet50.inference.preprocess import preprocess
 
 REFERENCES = ("reference_seed0_random_input.npz", "reference_seed0_coco439180.npz")
 

@@ -6,13 +6,15 @@ import sys
 import numpy as np
 import pytest
 
-from ssd_resnet50 import backends, onnx_backend
-from ssd_resnet50.backends import MindSporeBackend, make_backend
-from ssd_resnet50.checkpoint import load_weights
-from ssd_resnet50.config import DEFAULT_CONFIG
-from ssd_resnet50.detector import Detector
-from ssd_resnet50.model import create_network
-from ssd_resnet50.onnx_backend import BackendUnavailable, OnnxRuntimeBackend, model_file_name
+from ssd_resnet50.backends import factory, model_cache, onnxruntime_backend
+from ssd_resnet50.backends import BackendUnavailable, make_backend
+from ssd_resnet50.backends.mindspore_backend import MindSporeBackend
+from ssd_resnet50.model.checkpoint import load_weights
+from ssd_resnet50.model.config import DEFAULT_CONFIG
+from ssd_resnet50.inference.detector import Detector
+from ssd_resnet50.model.network import create_network
+from ssd_resnet50.backends.model_cache import model_file_name
+from ssd_resnet50.backends.onnxruntime_backend import OnnxRuntimeBackend
 from tests.shared_files import shared_path
 
 def _onnxruntime():
@@ -23,13 +25,13 @@ def _onnxruntime():
 def export_calls(monkeypatch):
     """Paths the backend exports to, counted through the project's export function."""
     calls = []
-    real = onnx_backend.export_network
+    real = onnxruntime_backend.export_network
 
     def counting(network, path, *args, **kwargs):
         calls.append(path)
         return real(network, path, *args, **kwargs)
 
-    monkeypatch.setattr(onnx_backend, "export_network", counting)
+    monkeypatch.setattr(onnxruntime_backend, "export_network", counting)
     return calls
 
 
@@ -88,7 +90,7 @@ def as_set(detections):
 def test_session_options_threads_and_full_optimisation(ort_backend, fixture_network, tmp_path):
     ort = _onnxruntime()
     options = ort_backend.session(1).get_session_options()
-    assert options.intra_op_num_threads == onnx_backend.available_cores()
+    assert options.intra_op_num_threads == onnxruntime_backend.available_cores()
     assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     assert OnnxRuntimeBackend(fixture_network, checkpoint_sha256="ab" * 32, cache_dir=tmp_path,
                               threads=1).threads == 1
@@ -109,7 +111,7 @@ def test_second_detector_reuses_the_exported_model(fixture_checkpoint, tmp_path,
     assert len(export_calls) == 1
     cached = sorted(p.name for p in tmp_path.iterdir())
     assert cached == [export_calls[0].rsplit("/", 1)[-1], export_calls[0].rsplit("/", 1)[-1] + ".json"]
-    assert cached[0].startswith(onnx_backend.file_sha256(fixture_checkpoint)[:24])
+    assert cached[0].startswith(model_cache.file_sha256(fixture_checkpoint)[:24])
 
     second = small_detector(fixture_checkpoint, tmp_path, checkpoint=fixture_checkpoint)
     again = second.raw(batch)
@@ -133,7 +135,7 @@ def damage(path, how):
         os.remove(path + ".json")
     elif how == "not a model, with a matching record":
         open(path, "wb").write(b"not an onnx model")
-        onnx_backend._write_record(path)
+        model_cache.write_record(path)
     else:
         raise AssertionError(how)
 
@@ -150,7 +152,7 @@ def test_a_damaged_cached_model_is_rebuilt(fixture_checkpoint, tmp_path, export_
     for count, how in enumerate(hows, start=2):
         damage(model, how)
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="ssd_resnet50.onnx_backend"):
+        with caplog.at_level(logging.WARNING, logger="ssd_resnet50.backends.onnxruntime_backend"):
             rebuilt = OnnxRuntimeBackend(network, checkpoint=fixture_checkpoint, cache_dir=tmp_path)(batch)
         assert len(export_calls) == count, f"{how}: the damaged model was not rebuilt"
         assert export_calls[-1] == model
@@ -177,7 +179,7 @@ def test_cache_file_name_holds_weights_version_size_and_batch():
     sha = "0123456789abcdef" * 4
     name = model_file_name(sha, DEFAULT_CONFIG, 1)
     assert name.startswith(sha[:24]) and name.endswith(".onnx")
-    assert f"-v{onnx_backend.project_version()}-" in name and "-640x640-b1-" in name
+    assert f"-v{model_cache.project_version()}-" in name and "-640x640-b1-" in name
     variants = {
         name,
         model_file_name(sha, DEFAULT_CONFIG, 8),
@@ -189,28 +191,28 @@ def test_cache_file_name_holds_weights_version_size_and_batch():
 
 
 def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv(onnx_backend.CACHE_ENV, str(tmp_path / "mine"))
-    assert onnx_backend.default_cache_dir() == str(tmp_path / "mine")
-    monkeypatch.delenv(onnx_backend.CACHE_ENV)
+    monkeypatch.setenv(model_cache.CACHE_ENV, str(tmp_path / "mine"))
+    assert model_cache.default_cache_dir() == str(tmp_path / "mine")
+    monkeypatch.delenv(model_cache.CACHE_ENV)
     monkeypatch.setenv("MSHUB_DIR", str(tmp_path / "hub"))
-    assert onnx_backend.default_cache_dir() == str(tmp_path / "hub" / "onnx")
+    assert model_cache.default_cache_dir() == str(tmp_path / "hub" / "onnx")
     monkeypatch.delenv("MSHUB_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert onnx_backend.default_cache_dir() == str(tmp_path / "xdg" / "mindspore_hub" / "onnx")
+    assert model_cache.default_cache_dir() == str(tmp_path / "xdg" / "mindspore_hub" / "onnx")
 
 
 def test_auto_picks_onnxruntime_on_cpu_and_says_so(fixture_network, tmp_path, caplog):
     _onnxruntime()
-    with caplog.at_level(logging.DEBUG, logger="ssd_resnet50.backends"):
+    with caplog.at_level(logging.DEBUG, logger="ssd_resnet50.backends.factory"):
         backend = make_backend("auto", fixture_network, cache_dir=tmp_path)
     assert isinstance(backend, OnnxRuntimeBackend)
     assert "auto -> onnxruntime" in caplog.text
 
 
 def test_auto_picks_mindspore_on_another_device(fixture_network, monkeypatch, caplog):
-    real = backends.ms.get_context
-    monkeypatch.setattr(backends.ms, "get_context", lambda key: "GPU" if key == "device_target" else real(key))
-    with caplog.at_level(logging.DEBUG, logger="ssd_resnet50.backends"):
+    real = factory.ms.get_context
+    monkeypatch.setattr(factory.ms, "get_context", lambda key: "GPU" if key == "device_target" else real(key))
+    with caplog.at_level(logging.DEBUG, logger="ssd_resnet50.backends.factory"):
         backend = make_backend("auto", fixture_network)
     assert isinstance(backend, MindSporeBackend)
     assert "auto -> mindspore (device GPU)" in caplog.text
@@ -218,7 +220,7 @@ def test_auto_picks_mindspore_on_another_device(fixture_network, monkeypatch, ca
 
 def test_without_onnxruntime_auto_falls_back_and_explicit_explains(fixture_network, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now raises ImportError
-    with caplog.at_level(logging.DEBUG, logger="ssd_resnet50.backends"):
+    with caplog.at_level(logging.DEBUG, logger="ssd_resnet50.backends.factory"):
         assert isinstance(Detector(fixture_network).backend, MindSporeBackend)
     assert "not installed" in caplog.text
     with pytest.raises(BackendUnavailable, match=r"pip install \.\[onnx\]"):

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from ssd_resnet50.config import DEFAULT_CONFIG
-from ssd_resnet50.postprocess import postprocess
+from ssd_resnet50.model.config import DEFAULT_CONFIG
+from ssd_resnet50.inference.postprocess import postprocess
 
 
 def brute_force(boxes, scores, image_hw, threshold=0.1, iou=0.6, limit=100):
@@ -81,7 +81,7 @@ def test_threshold_override():
 
 def test_one_box_at_a_time_beyond_the_window_equals_brute_force(monkeypatch):
     """Classes unfinished at MAX_WINDOW continue box by box; force that path on a small case."""
-    import ssd_resnet50.postprocess as post
+    import ssd_resnet50.inference.postprocess as post
 
     monkeypatch.setattr(post, "MAX_WINDOW", 32)
     monkeypatch.setattr(post, "ELEMENT_BUDGET", 32 * 32 * 2)  # two classes a matrix batch

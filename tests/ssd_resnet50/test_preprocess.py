@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssd_resnet50.preprocess import ImageError, load_rgb
+from ssd_resnet50.inference.preprocess import ImageError, load_rgb
 
 
 def encoded(array, fmt, **options):

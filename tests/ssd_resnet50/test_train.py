@@ -14,11 +14,12 @@ import pytest
 import mindspore as ms
 from mindspore import nn
 
-from ssd_resnet50.checkpoint import CheckpointMismatch
-from ssd_resnet50.model import create_network
-from ssd_resnet50.optim import TrainStep, default_init_lr, learning_rates, parameter_groups
-from ssd_resnet50.train import (CLASS_HEAD_PREFIX, CheckpointWriter, latest_checkpoint, load_start_weights, main,
-                                restore_newest)
+from ssd_resnet50.model.checkpoint import CheckpointMismatch
+from ssd_resnet50.model.network import create_network
+from ssd_resnet50.training.optim import TrainStep, default_init_lr, learning_rates, parameter_groups
+from ssd_resnet50.cli import main as cli_main
+from ssd_resnet50.training.loop import (CLASS_HEAD_PREFIX, CheckpointWriter, latest_checkpoint, load_start_weights,
+                                        restore_newest)
 from tests.ssd_resnet50.synthetic import make_shapes_dataset
 
 
@@ -129,7 +130,7 @@ def test_resume_auto_passes_over_damaged_newer_checkpoints(tmp_path, caplog):
                        str(tmp_path / "ssd_resnet50-2_6.ckpt"))
 
     resumed = small_train_step(seed=2)
-    with caplog.at_level(logging.WARNING, logger="ssd_resnet50.train"):
+    with caplog.at_level(logging.WARNING, logger="ssd_resnet50.training.loop"):
         path, step = restore_newest(resumed, str(tmp_path))
     assert (path, step) == (good, 2)
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -184,31 +185,31 @@ def test_start_weights_missing_a_tensor_is_an_error(fixture_params, tmp_path):
 
 def test_cli_refuses_what_does_not_fit(shapes_coco, tmp_path, capsys):
     annotations, images = shapes_coco
-    common = ["--annotations", annotations, "--images", images, "--image-size", "32", "--out", str(tmp_path),
+    common = ["train", "--annotations", annotations, "--images", images, "--image-size", "32", "--out", str(tmp_path),
               "--batch-size", "2"]
-    assert main(common + ["--num-classes", "81"]) == 1
+    assert cli_main(common + ["--num-classes", "81"]) == 1
     assert "--num-classes 81 does not fit the 3 classes" in capsys.readouterr().err
-    assert main(common + ["--resume", "auto"]) == 1
+    assert cli_main(common + ["--resume", "auto"]) == 1
     assert "no ssd_resnet50-*.ckpt" in capsys.readouterr().err
-    assert main(common + ["--batch-size", "64"]) == 1
+    assert cli_main(common + ["--batch-size", "64"]) == 1
     assert "no full batch of 64" in capsys.readouterr().err
-    assert main(common + ["--classes", "hexagon"]) == 1
+    assert cli_main(common + ["--classes", "hexagon"]) == 1
     assert "unknown classes" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_resume_continues_exactly_where_the_run_stopped(shapes_coco, tmp_path):
     annotations, images = shapes_coco
-    common = ["--annotations", annotations, "--images", images, "--image-size", "64", "--batch-size", "2",
+    common = ["train", "--annotations", annotations, "--images", images, "--image-size", "64", "--batch-size", "2",
               "--epochs", "2", "--lr", "0.02", "--no-augment", "--seed", "3", "--log-every", "1", "--keep", "1"]
     straight, stopped = str(tmp_path / "straight"), str(tmp_path / "stopped")
-    assert main(common + ["--out", straight, "--max-steps", "3"]) == 0
-    assert main(common + ["--out", stopped, "--max-steps", "1"]) == 0
+    assert cli_main(common + ["--out", straight, "--max-steps", "3"]) == 0
+    assert cli_main(common + ["--out", stopped, "--max-steps", "1"]) == 0
     assert os.path.basename(latest_checkpoint(stopped)) == "ssd_resnet50-1_1.ckpt"
     saved = open(latest_checkpoint(stopped), "rb").read()
     with open(os.path.join(stopped, "ssd_resnet50-1_2.ckpt"), "wb") as f:  # a save cut short by a kill
         f.write(saved[:len(saved) // 2])
-    assert main(common + ["--out", stopped, "--max-steps", "3", "--resume", "auto"]) == 0  # passes over it
+    assert cli_main(common + ["--out", stopped, "--max-steps", "3", "--resume", "auto"]) == 0  # passes over it
 
     expected = ms.load_checkpoint(latest_checkpoint(straight))
     resumed = ms.load_checkpoint(latest_checkpoint(stopped))
@@ -229,8 +230,8 @@ def test_resume_continues_exactly_where_the_run_stopped(shapes_coco, tmp_path):
 def average_precision_50(checkpoint_dir, annotations, images, image_size):
     """AP at IoU 0.5 of the run's last checkpoint on a COCO-format set, through the project's
     Detector and COCO evaluation (pycocotools)."""
-    from ssd_resnet50.categories import load_label_set
-    from ssd_resnet50.detector import Detector
+    from ssd_resnet50.model.categories import load_label_set
+    from ssd_resnet50.inference.detector import Detector
     from ssd_resnet50.evaluate import coco_metrics, detect_images, load_ground_truth
 
     labels = load_label_set(os.path.join(checkpoint_dir, "labels.json"))
@@ -250,7 +251,7 @@ def test_short_fine_tune_halves_the_loss_and_detects_its_shapes(fixture_checkpoi
     dominated by its initial 1.0 after so few steps, and inference mode then fails."""
     annotations, images = make_shapes_dataset(str(tmp_path / "shapes"), num_images=32, image_size=128, seed=11)
     out = str(tmp_path / "run")
-    command = [sys.executable, "-m", "ssd_resnet50.cli", "train", "--annotations", annotations, "--images", images,
+    command = [sys.executable, "-m", "ssd_resnet50", "train", "--annotations", annotations, "--images", images,
                "--weights", str(fixture_checkpoint), "--image-size", "128", "--batch-size", "8", "--epochs", "25",
                "--lr", "0.1", "--no-augment", "--seed", "1", "--out", out, "--save-every", "100000", "--keep", "1",
                "--log-every", "20"]

@@ -1,18 +1,17 @@
-"""`ssd-resnet50 train`: train or fine-tune SSD-ResNet50 on a COCO-format data set.
+"""The training loop: train or fine-tune SSD-ResNet50 on a COCO-format data set.
 
-    ssd-resnet50 train --annotations instances.json --images DIR --weights published.ckpt \\
-        --classes cat dog --image-size 640 --epochs 20 --lr 0.01 --out runs/pets
+    >>> train(TrainOptions("instances.json", "images/", weights="published.ckpt", classes=["cat", "dog"],
+    ...                    epochs=20, lr=0.01, out="runs/pets"))  # doctest: +SKIP
 
-Starts from a checkpoint (`--weights`, or `--hub` for the published one), from nothing, or
-resumes a run (`--resume`, restoring weights, optimizer state and step). With other classes
-than the checkpoint's, the class heads start afresh and everything else is loaded. Launched by
-msrun it trains data-parallel (see distributed.py); only rank 0 writes files.
+Starts from a checkpoint (`weights`), from nothing, or resumes a run (`resume`, restoring
+weights, optimizer state and step). With other classes than the checkpoint's, the class heads
+start afresh and everything else is loaded. Launched by msrun it trains data-parallel (see
+distributed.py); only rank 0 writes files.
 
 The output directory gets `ssd_resnet50-<epoch>_<step>.ckpt` checkpoints (network weights
 under the published `network.*` names, plus `moments.*`, `global_step`, `learning_rate`),
 `labels.json` (label -> category id and name), `train_config.json` and `history.jsonl`.
 """
-import argparse
 import glob
 import hashlib
 import json
@@ -20,77 +19,62 @@ import logging
 import math
 import os
 import re
-import sys
 import time
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
-import numpy as np
 import mindspore as ms
 import mindspore.dataset as ds
+import numpy as np
 
-from .categories import save_label_set
-from .checkpoint import CheckpointMismatch, load_weights, read_checkpoint
-from .config import DEFAULT_CONFIG
-from .data import CocoDetectionSource, create_train_dataset
+from ..model.categories import save_label_set
+from ..model.checkpoint import CheckpointMismatch, load_weights, read_checkpoint
+from ..model.config import DEFAULT_CONFIG
+from ..model.network import create_network
+from .datasets import CocoDetectionSource
 from .distributed import setup_data_parallel
 from .loss import SsdWithLoss
-from .model import create_network
 from .optim import (ORIGINAL_BASE_LR, ORIGINAL_INIT_LR, TrainStep, create_optimizer, default_init_lr,
                     learning_rates)
-from .weights_source import positive_int
+from .pipeline import create_train_dataset
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainOptions:
+    """What a training run needs; `ssd-resnet50 train` fills it from its arguments (same names)."""
+
+    annotations: str  # COCO-format instances file
+    images: str  # directory of the images it names
+    classes: Optional[Sequence] = None  # train only these categories (names or ids), labelled 1..K in order
+    num_classes: Optional[int] = None  # only a check: must equal 1 + the classes trained
+    image_size: int = DEFAULT_CONFIG.image_size[0]
+    augment: bool = True  # random crop, flip, colour jitter
+    workers: int = 1  # data pipeline threads
+    weights: Optional[str] = None  # start from this checkpoint (new class heads when the classes differ)
+    resume: Optional[str] = None  # continue from this training checkpoint; "auto": the newest in `out`
+    epochs: int = 60
+    batch_size: int = DEFAULT_CONFIG.batch_size  # images a worker a step
+    lr: float = ORIGINAL_BASE_LR  # peak learning rate
+    lr_init: Optional[float] = None  # first warm-up step (default: the original's fraction of lr)
+    warmup_epochs: float = DEFAULT_CONFIG.warmup_epochs
+    max_steps: Optional[int] = None  # stop at this global step (the schedule is unchanged)
+    seed: int = 1  # the same on every worker
+    out: str = "ssd_train"
+    save_every: Optional[int] = None  # checkpoint interval in steps (default: every epoch)
+    keep: int = 5  # checkpoints kept in `out`, counting those already there
+    log_every: int = 10
+    pynative: bool = False  # run eagerly instead of compiling a graph
+
+    def __post_init__(self):
+        if self.weights and self.resume:
+            raise ValueError("give a starting checkpoint (weights) or a run to resume, not both")
 
 CHECKPOINT_PREFIX = "ssd_resnet50"
 CHECKPOINT_NAME = re.compile(rf"{CHECKPOINT_PREFIX}-(\d+)_(\d+)\.ckpt")  # epoch, global step
 CLASS_HEAD_PREFIX = "network.multi_box.multi_cls_layers."
 SCHEDULE_PARAMETER = "learning_rate"  # rebuilt from the arguments, never restored
-
-
-def add_arguments(parser: argparse.ArgumentParser):
-    data = parser.add_argument_group("data")
-    data.add_argument("--annotations", required=True, metavar="JSON", help="COCO-format instances file")
-    data.add_argument("--images", required=True, metavar="DIR", help="directory of the images it names")
-    data.add_argument("--classes", nargs="+", metavar="NAME",
-                      help="train only these categories (names or ids), labelled 1..K in this order "
-                           "(default: every category of the file, in the file's order)")
-    data.add_argument("--num-classes", type=int, metavar="K",
-                      help="classes including background; only a check: it must equal 1 + the classes trained")
-    data.add_argument("--image-size", type=positive_int, default=DEFAULT_CONFIG.image_size[0],
-                      help="square network input size (default %(default)s)")
-    data.add_argument("--no-augment", action="store_true", help="no random crop, flip or colour jitter")
-    data.add_argument("--workers", type=int, default=1, help="data pipeline threads (default 1)")
-
-    start = parser.add_argument_group("starting point (default: random initialisation)")
-    source = start.add_mutually_exclusive_group()
-    source.add_argument("--weights", metavar="CKPT", help="start from this checkpoint (published, fixture or own)")
-    source.add_argument("--hub", metavar="UID", help="start from weights fetched and verified by mindspore_hub")
-    source.add_argument("--resume", metavar="CKPT",
-                        help="continue a run from its checkpoint (weights, optimizer state, step); "
-                             "'auto' takes the newest in --out")
-
-    schedule = parser.add_argument_group("schedule")
-    schedule.add_argument("--epochs", type=int, default=60, help="default %(default)s")
-    schedule.add_argument("--batch-size", type=positive_int, default=DEFAULT_CONFIG.batch_size,
-                          help="images a worker a step (default %(default)s)")
-    schedule.add_argument("--lr", type=float, default=ORIGINAL_BASE_LR,
-                          help="peak learning rate (default %(default)s)")
-    schedule.add_argument("--lr-init", type=float, metavar="LR",
-                          help=f"learning rate of the first warm-up step (default: --lr x "
-                               f"{ORIGINAL_INIT_LR / ORIGINAL_BASE_LR:.4f}, the original's {ORIGINAL_INIT_LR} "
-                               f"at its {ORIGINAL_BASE_LR})")
-    schedule.add_argument("--warmup-epochs", type=float, default=DEFAULT_CONFIG.warmup_epochs,
-                          help="linear warm-up before the cosine decay (default %(default)s)")
-    schedule.add_argument("--max-steps", type=int, help="stop at this global step (the schedule is unchanged)")
-    schedule.add_argument("--seed", type=int, default=1, help="same on every worker (default %(default)s)")
-
-    output = parser.add_argument_group("output")
-    output.add_argument("--out", default="ssd_train", metavar="DIR", help="default ./%(default)s")
-    output.add_argument("--save-every", type=int, metavar="STEPS",
-                        help="checkpoint interval in steps (default: every epoch)")
-    output.add_argument("--keep", type=int, default=5,
-                        help="checkpoints kept in --out, counting those already there (default %(default)s)")
-    output.add_argument("--log-every", type=int, default=10, help="log interval in steps (default %(default)s)")
-    output.add_argument("--pynative", action="store_true", help="run eagerly instead of compiling a graph")
 
 
 def load_start_weights(network, path):
@@ -190,81 +174,84 @@ class CheckpointWriter:
         return path
 
 
-def run(args) -> int:
+def train(options: TrainOptions) -> int:
+    """Run the training `options` describe (see `TrainOptions`); returns the global step reached.
+
+    Launched by msrun, it trains data-parallel and only rank 0 writes files (on the scheduler
+    process it returns 0 at once).
+    """
     previous_mode = ms.get_context("mode")
-    ms.set_context(mode=ms.PYNATIVE_MODE if args.pynative else ms.GRAPH_MODE)
+    ms.set_context(mode=ms.PYNATIVE_MODE if options.pynative else ms.GRAPH_MODE)
     try:
-        return _train(args)
+        return _train(options)
     finally:
         ms.set_context(mode=previous_mode)
 
 
-def _train(args) -> int:
+def _train(options) -> int:
     world = setup_data_parallel()
     if world.scheduler:
         return 0
-    ms.set_seed(args.seed)
-    ds.config.set_seed(args.seed)
-    np.random.seed(args.seed)
+    ms.set_seed(options.seed)
+    ds.config.set_seed(options.seed)
+    np.random.seed(options.seed)
 
-    if args.resume == "auto" and not run_checkpoints(args.out):
-        raise FileNotFoundError(f"--resume auto: no {CHECKPOINT_PREFIX}-*.ckpt in {args.out}")
-    source = CocoDetectionSource(args.annotations, args.images, classes=args.classes)
+    if options.resume == "auto" and not run_checkpoints(options.out):
+        raise FileNotFoundError(f"--resume auto: no {CHECKPOINT_PREFIX}-*.ckpt in {options.out}")
+    source = CocoDetectionSource(options.annotations, options.images, classes=options.classes)
     labels = source.labels
-    if args.num_classes is not None and args.num_classes != labels.num_classes:
-        raise ValueError(f"--num-classes {args.num_classes} does not fit the {len(labels.names)} classes trained "
+    if options.num_classes is not None and options.num_classes != labels.num_classes:
+        raise ValueError(f"--num-classes {options.num_classes} does not fit the {len(labels.names)} classes trained "
                          f"({', '.join(labels.names)}): the network needs {labels.num_classes} with background")
-    config = DEFAULT_CONFIG.with_options(image_size=args.image_size, num_classes=labels.num_classes)
-    dataset = create_train_dataset(source, config, args.batch_size, augment=not args.no_augment, seed=args.seed,
-                                   num_shards=world.shard_count, shard_id=world.shard_id, num_workers=args.workers)
+    config = DEFAULT_CONFIG.with_options(image_size=options.image_size, num_classes=labels.num_classes)
+    dataset = create_train_dataset(source, config, options.batch_size, augment=options.augment, seed=options.seed,
+                                   num_shards=world.shard_count, shard_id=world.shard_id, num_workers=options.workers)
     steps_per_epoch = dataset.get_dataset_size()
     if steps_per_epoch < 1:
-        raise ValueError(f"{len(source)} usable images make no full batch of {args.batch_size} "
+        raise ValueError(f"{len(source)} usable images make no full batch of {options.batch_size} "
                          f"on each of {world.size} workers")
-    rates = learning_rates(args.lr, steps_per_epoch, args.epochs, args.warmup_epochs, init_lr=args.lr_init)
-    last_step = len(rates) if args.max_steps is None else min(len(rates), args.max_steps)
+    rates = learning_rates(options.lr, steps_per_epoch, options.epochs, options.warmup_epochs, init_lr=options.lr_init)
+    last_step = len(rates) if options.max_steps is None else min(len(rates), options.max_steps)
 
     network = create_network(is_training=True, num_classes=config.num_classes, image_size=config.image_size)
-    if args.weights or args.hub:  # never with --resume
-        from .weights_source import checkpoint_path
-
-        load_start_weights(network, checkpoint_path(args))
+    if options.weights:  # never with resume
+        load_start_weights(network, options.weights)
     train_step = TrainStep(SsdWithLoss(network, config), create_optimizer(network, rates, config),
                            config.loss_scale, config.grad_clip_norm)
     step = 0
-    if args.resume == "auto":
-        resumed, step = restore_newest(train_step, args.out)
+    if options.resume == "auto":
+        resumed, step = restore_newest(train_step, options.out)
         print(f"resuming {resumed} at step {step}", flush=True)
-    elif args.resume:
-        step = restore(train_step, args.resume)
+    elif options.resume:
+        step = restore(train_step, options.resume)
     train_step.set_train()
 
-    writer = CheckpointWriter(args.out, args.keep) if world.is_main else None
-    history = _describe_run(args, labels, config, world) if world.is_main else None
+    writer = CheckpointWriter(options.out, options.keep) if world.is_main else None
+    history = _describe_run(options, labels, config, world) if world.is_main else None
     print(f"rank {world.rank}/{world.size}: {len(source)} images, {steps_per_epoch} steps an epoch, "
           f"{len(labels.names)} classes ({', '.join(labels.names)}), {config.image_size[0]} px, "
           f"steps {step} -> {last_step}", flush=True)
 
     try:
-        step = _loop(train_step, dataset, rates, step, last_step, steps_per_epoch, args, writer, history)
+        step = _loop(train_step, dataset, rates, step, last_step, steps_per_epoch, options, writer, history)
     finally:
         if history:
             history.close()
     digest = weights_digest({p.name: p.asnumpy() for p in network.trainable_params()})
     print(f"rank {world.rank}: finished at step {step}; trainable weights digest {digest}", flush=True)
-    return 0
+    return step
 
 
-def _describe_run(args, labels, config, world):
+def _describe_run(options, labels, config, world):
     """Write labels.json and train_config.json; return history.jsonl opened for appending."""
-    os.makedirs(args.out, exist_ok=True)
-    save_label_set(labels, os.path.join(args.out, "labels.json"))
-    lr_init = default_init_lr(args.lr) if args.lr_init is None else args.lr_init
-    with open(os.path.join(args.out, "train_config.json"), "w") as f:
+    os.makedirs(options.out, exist_ok=True)
+    save_label_set(labels, os.path.join(options.out, "labels.json"))
+    lr_init = default_init_lr(options.lr) if options.lr_init is None else options.lr_init
+    with open(os.path.join(options.out, "train_config.json"), "w") as f:
         json.dump({"image_size": list(config.image_size), "num_classes": config.num_classes,
-                   "classes": list(labels.names), "world_size": world.size, "batch_size": args.batch_size,
-                   "epochs": args.epochs, "lr": args.lr, "lr_init": lr_init, "seed": args.seed}, f, indent=1)
-    return open(os.path.join(args.out, "history.jsonl"), "a")
+                   "classes": list(labels.names), "world_size": world.size, "batch_size": options.batch_size,
+                   "epochs": options.epochs, "lr": options.lr, "lr_init": lr_init, "seed": options.seed}, f, indent=1)
+    return open(os.path.join(options.out, "history.jsonl"), "a")
 
 
 def weights_digest(params: dict) -> str:
@@ -278,13 +265,13 @@ def weights_digest(params: dict) -> str:
     return digest.hexdigest()[:16]
 
 
-def _loop(train_step, dataset, rates, step, last_step, steps_per_epoch, args, writer, history):
+def _loop(train_step, dataset, rates, step, last_step, steps_per_epoch, options, writer, history):
     first_epoch, skip = divmod(step, steps_per_epoch)
     if step >= last_step:
         return step
-    iterator = dataset.create_tuple_iterator(num_epochs=args.epochs - first_epoch)
+    iterator = dataset.create_tuple_iterator(num_epochs=options.epochs - first_epoch)
     started, recent = time.time(), []
-    for epoch in range(first_epoch + 1, args.epochs + 1):
+    for epoch in range(first_epoch + 1, options.epochs + 1):
         for images, loc_targets, anchor_labels in iterator:  # one epoch
             if skip:  # the batches of a resumed epoch that were trained before
                 skip -= 1
@@ -298,31 +285,15 @@ def _loop(train_step, dataset, rates, step, last_step, steps_per_epoch, args, wr
                 record = {"step": step, "epoch": epoch, "loss": loss, "lr": float(rates[step - 1])}
                 history.write(json.dumps(record) + "\n")
                 history.flush()
-            if step % args.log_every == 0 or step == last_step:
+            if step % options.log_every == 0 or step == last_step:
                 pace = (time.time() - started) / len(recent)
                 print(f"epoch {epoch} step {step}/{last_step} loss {np.mean(recent):.4f} "
                       f"lr {rates[step - 1]:.5f} ({pace:.2f} s/step)", flush=True)
                 started, recent = time.time(), []
-            due = args.save_every and step % args.save_every == 0
-            if writer and (step == last_step or due or (not args.save_every and step % steps_per_epoch == 0)):
+            due = options.save_every and step % options.save_every == 0
+            if writer and (step == last_step or due or (not options.save_every and step % steps_per_epoch == 0)):
                 print(f"saved {writer.save(train_step, epoch, step)}", flush=True)
             if step >= last_step:
                 iterator.stop()
                 return step
     return step
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ssd_resnet50.train", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    try:
-        return run(args)
-    except (OSError, ValueError, CheckpointMismatch) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

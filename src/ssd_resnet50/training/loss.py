@@ -10,7 +10,7 @@ trained as a class of its own (an anchor of label 0 has target 1 on channel 0 an
 from mindspore import nn, ops
 import mindspore as ms
 
-from .config import DEFAULT_CONFIG, SsdConfig
+from ..model.config import DEFAULT_CONFIG, SsdConfig
 
 
 class MultiBoxLoss(nn.Cell):

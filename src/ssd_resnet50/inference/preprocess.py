@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .config import DEFAULT_CONFIG, SsdConfig
+from ..model.config import DEFAULT_CONFIG, SsdConfig
 
 
 class ImageError(ValueError):

@@ -13,7 +13,7 @@ a class has not yet reached its limit and has boxes left.
 """
 import numpy as np
 
-from .config import DEFAULT_CONFIG, SsdConfig
+from ..model.config import DEFAULT_CONFIG, SsdConfig
 
 MAX_WINDOW = 1024  # boxes a class examines in the matrix form before going one box at a time
 ELEMENT_BUDGET = 1 << 22  # box pairs in one matrix batch (about 25 bytes a pair at the peak)

@@ -14,9 +14,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .anchors import anchors_as_corners
-from .codec import encode
-from .config import DEFAULT_CONFIG
+from ..model.anchors import anchors_as_corners
+from ..model.codec import encode
+from ..model.config import DEFAULT_CONFIG
 
 BACKGROUND = 0
 FORCED_IOU = 2.0  # above any real IoU: a ground truth's best anchor always matches it

@@ -16,7 +16,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from .config import SsdConfig
+from ..model.config import SsdConfig
 
 NO_DECAY_LEAVES = ("gamma", "beta")
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backends import make_backend
-from .categories import resolve_labels
-from .checkpoint import load_weights
-from .model import SsdInference, create_network
+from ..backends import make_backend
+from ..model.categories import resolve_labels
+from ..model.checkpoint import load_weights
+from ..model.network import SsdInference, create_network
 from .postprocess import postprocess
 from .preprocess import ImageError, describe, preprocess
 

@@ -1,30 +1,14 @@
-"""Where the network runs. Every backend takes a pre-processed float32 batch [B, 3, H, W]
-and returns numpy (boxes [B, N, 4], scores [B, N, C]); pre/post-processing are shared."""
+"""Choosing and building a backend by name (`make_backend`), including "auto"."""
 import logging
 
 import mindspore as ms
-import numpy as np
+
+from .errors import BackendUnavailable
+from .mindspore_backend import MindSporeBackend
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "mindspore", "onnxruntime")
-
-
-class MindSporeBackend:
-    """The network compiled once per input shape with `mindspore.jit` (graph mode for this
-    call only, whatever the caller's global context mode is)."""
-
-    name = "mindspore"
-
-    def __init__(self, network):
-        network.set_train(False)
-        self.network = network
-        self._forward = ms.jit(network.construct)
-
-    def __call__(self, batch: np.ndarray):
-        boxes, scores = self._forward(ms.Tensor(batch))
-        return boxes.asnumpy(), scores.asnumpy()
-
 
 # Options that only the onnxruntime backend uses; the MindSpore backend accepts and ignores
 # them, so a caller may pass them whatever backend "auto" picks.
@@ -45,7 +29,7 @@ def make_backend(name, network, **options):
         raise TypeError(f"unknown backend options {unknown}; supported: {', '.join(ONNX_OPTIONS)}")
     chosen = _auto_choice() if name == "auto" else name
     if chosen == "onnxruntime":
-        from .onnx_backend import OnnxRuntimeBackend
+        from .onnxruntime_backend import OnnxRuntimeBackend
 
         try:
             return OnnxRuntimeBackend(network, **options)
@@ -61,7 +45,7 @@ def _auto_choice() -> str:
     if device != "CPU":
         log.debug("backend auto -> mindspore (device %s)", device)
         return "mindspore"
-    from .onnx_backend import BackendUnavailable, import_onnxruntime
+    from .onnxruntime_backend import import_onnxruntime
 
     try:
         import_onnxruntime()

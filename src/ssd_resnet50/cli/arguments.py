@@ -1,6 +1,6 @@
-"""Command-line choice of weights: `--weights CKPT` or `--hub UID` (the published model).
+"""Command-line arguments the commands share: the choice of weights (`--weights CKPT` or `--hub UID`), sizes.
 
-This is the one place where ssd_resnet50 uses mindspore_hub: to fetch a verified checkpoint.
+The command line is the one place where ssd_resnet50 uses mindspore_hub: to fetch a verified checkpoint.
 """
 import argparse
 
@@ -44,7 +44,7 @@ def checkpoint_path(args) -> str:
 
 def detector_from_args(args, **options):
     """A Detector built from parsed --weights/--hub/--backend/... arguments."""
-    from .detector import Detector
+    from ..inference.detector import Detector
 
     return Detector.from_checkpoint(
         checkpoint_path(args), num_classes=args.num_classes, image_size=args.image_size,

@@ -1,0 +1,1 @@
+"""Images in, detections out: pre-processing, the `Detector`, post-processing (NMS), drawing."""
