@@ -91,3 +91,73 @@ def make_shapes_dataset(root, num_images=16, image_size=160, seed=0, objects=(1,
     with open(path, "w") as f:
         json.dump({"images": images, "annotations": annotations, "categories": categories}, f)
     return path, image_dir
+
+
+def _coco_by_image(annotations_file):
+    """(categories, [(image entry, [annotation, ...]), ...]) of a COCO file, in the file's order."""
+    with open(annotations_file) as f:
+        data = json.load(f)
+    boxes = {image["id"]: [] for image in data["images"]}
+    for ann in data["annotations"]:
+        boxes[ann["image_id"]].append(ann)
+    return data["categories"], [(image, boxes[image["id"]]) for image in data["images"]]
+
+
+def write_voc(annotations_file, image_dir, root):
+    """The COCO set as a VOCdevkit year folder (Annotations/, JPEGImages/, ImageSets/Main/all.txt):
+    VOC's 1-based corners (xmin = x + 1, xmax = x + w + 1), crowd boxes as `difficult`. -> root"""
+    import shutil
+    import xml.etree.ElementTree as ET
+
+    _, images = _coco_by_image(annotations_file)
+    names = {c["id"]: c["name"] for c in _coco_by_image(annotations_file)[0]}
+    for folder in ("Annotations", "JPEGImages", os.path.join("ImageSets", "Main")):
+        os.makedirs(os.path.join(root, folder), exist_ok=True)
+    for image, anns in images:
+        shutil.copy(os.path.join(image_dir, image["file_name"]), os.path.join(root, "JPEGImages"))
+        top = ET.Element("annotation")
+        ET.SubElement(top, "filename").text = image["file_name"]
+        size = ET.SubElement(top, "size")
+        for key, value in (("width", image["width"]), ("height", image["height"]), ("depth", 3)):
+            ET.SubElement(size, key).text = str(value)
+        for ann in anns:
+            obj = ET.SubElement(top, "object")
+            ET.SubElement(obj, "name").text = names[ann["category_id"]]
+            ET.SubElement(obj, "difficult").text = str(int(ann["iscrowd"]))
+            box = ET.SubElement(obj, "bndbox")
+            x, y, w, h = ann["bbox"]
+            for key, value in (("xmin", x + 1), ("ymin", y + 1), ("xmax", x + w + 1), ("ymax", y + h + 1)):
+                ET.SubElement(box, key).text = repr(float(value))
+        ET.indent(top)
+        stem = os.path.splitext(image["file_name"])[0]
+        ET.ElementTree(top).write(os.path.join(root, "Annotations", f"{stem}.xml"))
+    with open(os.path.join(root, "ImageSets", "Main", "all.txt"), "w") as f:
+        f.writelines(os.path.splitext(image["file_name"])[0] + "\n" for image, _ in images)
+    return root
+
+
+def write_yolo(annotations_file, image_dir, root, split="train"):
+    """The COCO set in Ultralytics' layout: root/images/<split>/, root/labels/<split>/*.txt with
+    `class cx cy w h` normalised (classes in the file's category order), root/data.yaml.
+    Crowd boxes have no YOLO form and are left out. -> path of data.yaml"""
+    import shutil
+
+    categories, images = _coco_by_image(annotations_file)
+    index = {c["id"]: k for k, c in enumerate(categories)}
+    for folder in ("images", "labels"):
+        os.makedirs(os.path.join(root, folder, split), exist_ok=True)
+    for image, anns in images:
+        shutil.copy(os.path.join(image_dir, image["file_name"]), os.path.join(root, "images", split))
+        width, height = image["width"], image["height"]
+        lines = [f"{index[a['category_id']]} {(a['bbox'][0] + a['bbox'][2] / 2) / width!r} "
+                 f"{(a['bbox'][1] + a['bbox'][3] / 2) / height!r} {a['bbox'][2] / width!r} {a['bbox'][3] / height!r}"
+                 for a in anns if not a["iscrowd"]]
+        if lines:  # an image without boxes has no label file
+            stem = os.path.splitext(image["file_name"])[0]
+            with open(os.path.join(root, "labels", split, f"{stem}.txt"), "w") as f:
+                f.write("\n".join(lines) + "\n")
+    path = os.path.join(root, "data.yaml")
+    with open(path, "w") as f:
+        f.write(f"path: .\n{split}: images/{split}\nnames:\n" + "".join(f"  {k}: {c['name']}\n"
+                                                                        for k, c in enumerate(categories)))
+    return path

@@ -67,7 +67,8 @@ def test_two_workers_train_in_step_and_rank_0_saves(tmp_path, subprocess_env):
     assert first_losses[0] != first_losses[1], "both workers saw the same images"
 
     saved = sorted(os.path.basename(p) for p in glob.glob(str(out / "*.ckpt")))
-    assert saved == ["ssd_resnet50-1_2.ckpt", "ssd_resnet50-2_3.ckpt"]  # epoch end and last step, rank 0 only
+    # epoch end and last step, rank 0 only; last.ckpt is the newest
+    assert saved == ["last.ckpt", "ssd_resnet50-1_2.ckpt", "ssd_resnet50-2_3.ckpt"]
     params = ms.load_checkpoint(latest_checkpoint(str(out)))
     assert weights_digest({name: value.asnumpy() for name, value in params.items()}) == digests[0]
     assert int(params["global_step"].asnumpy().reshape(-1)[0]) == 3

@@ -115,7 +115,8 @@ def test_a_save_cut_short_leaves_no_checkpoint_under_its_name(tmp_path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         writer.save(train_step, 1, 2)
     assert latest_checkpoint(str(tmp_path)) == first
-    assert sorted(os.listdir(tmp_path)) == ["ssd_resnet50-1_1.ckpt"]
+    assert sorted(os.listdir(tmp_path)) == ["last.ckpt", "ssd_resnet50-1_1.ckpt"]
+    assert open(tmp_path / "last.ckpt", "rb").read() == open(first, "rb").read()  # the last complete save
 
 
 def test_resume_auto_passes_over_damaged_newer_checkpoints(tmp_path, caplog):
@@ -152,9 +153,9 @@ def test_keep_counts_the_checkpoints_of_an_earlier_run(tmp_path):
         earlier.save(train_step, step // 2, step)
     resumed = CheckpointWriter(str(tmp_path), keep=2)  # a resumed run with --keep 2
     resumed.save(train_step, 6, 12)
-    assert sorted(os.listdir(tmp_path)) == ["ssd_resnet50-5_10.ckpt", "ssd_resnet50-6_12.ckpt"]
+    assert sorted(os.listdir(tmp_path)) == ["last.ckpt", "ssd_resnet50-5_10.ckpt", "ssd_resnet50-6_12.ckpt"]
     resumed.save(train_step, 7, 14)
-    assert sorted(os.listdir(tmp_path)) == ["ssd_resnet50-6_12.ckpt", "ssd_resnet50-7_14.ckpt"]
+    assert sorted(os.listdir(tmp_path)) == ["last.ckpt", "ssd_resnet50-6_12.ckpt", "ssd_resnet50-7_14.ckpt"]
     assert not glob.glob(str(tmp_path / ".*"))
 
 
@@ -213,7 +214,7 @@ def test_resume_continues_exactly_where_the_run_stopped(shapes_coco, tmp_path):
 
     expected = ms.load_checkpoint(latest_checkpoint(straight))
     resumed = ms.load_checkpoint(latest_checkpoint(stopped))
-    assert sorted(os.listdir(stopped)) == ["history.jsonl", "labels.json", "ssd_resnet50-1_3.ckpt",
+    assert sorted(os.listdir(stopped)) == ["history.jsonl", "labels.json", "last.ckpt", "ssd_resnet50-1_3.ckpt",
                                            "train_config.json"]  # --keep 1 counts the earlier files
     network_names = [p.name for p in create_network(is_training=True, num_classes=4, image_size=64).get_parameters()]
     assert set(network_names) <= set(resumed)

@@ -15,6 +15,7 @@ import os
 from typing import NamedTuple
 
 import mindspore as ms
+import numpy as np
 
 
 class World(NamedTuple):
@@ -65,3 +66,21 @@ def setup_data_parallel(environ=None) -> World:
     ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True,
                                  device_num=world.size)
     return world
+
+
+def all_gather_rows(rows: np.ndarray) -> np.ndarray:
+    """Every worker's int32 rows [n_i, k] stacked in rank order, on every worker.
+
+    The workers may hold different numbers of rows: counts are gathered first and the rows padded
+    to the largest. (int32 because MindSpore's CPU collectives carry it exactly; float64 arrives
+    as float32.)
+    """
+    from mindspore import ops
+
+    rows = np.ascontiguousarray(rows, np.int32)
+    width = rows.shape[1]
+    counts = ops.AllGather()(ms.Tensor(np.array([len(rows)], np.int32))).asnumpy()
+    padded = np.zeros((max(int(counts.max()), 1), width), np.int32)
+    padded[:len(rows)] = rows
+    gathered = ops.AllGather()(ms.Tensor(padded)).asnumpy().reshape(len(counts), -1, width)
+    return np.concatenate([gathered[rank, :count] for rank, count in enumerate(counts)])

@@ -50,16 +50,22 @@ class MultiBoxLoss(nn.Cell):
 class SsdWithLoss(nn.Cell):
     """The training network followed by the loss: (images, loc targets, labels) -> scalar loss.
 
+    With `terms=True` it returns (loss, focal term, SmoothL1 term), the terms cut from the
+    gradient (`TrainStep` differentiates the loss alone), so a run can log them.
     Built without a name prefix, so its parameters keep the checkpoint's `network.*` names.
     """
 
-    def __init__(self, network, config: SsdConfig = None):
+    def __init__(self, network, config: SsdConfig = None, terms=False):
         super().__init__(auto_prefix=False)
         config = config or network.config
         self.network = network
         self.loss = MultiBoxLoss(config.num_classes, config.focal_alpha, config.focal_gamma)
+        self.terms = bool(terms)
 
     def construct(self, images, loc_targets, labels):
         loc, logits = self.network(images)
         classification, localisation = self.loss(loc, logits, loc_targets, labels)
-        return classification + localisation
+        total = classification + localisation
+        if self.terms:
+            return total, ops.stop_gradient(classification), ops.stop_gradient(localisation)
+        return total

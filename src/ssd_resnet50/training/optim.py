@@ -71,7 +71,8 @@ def create_optimizer(network, rates, config: SsdConfig):
 
 class TrainStep(nn.TrainOneStepCell):
     """One optimisation step: scaled loss -> gradients (averaged across data-parallel workers)
-    -> unscaled -> clipped to a global norm -> optimizer. Returns the unscaled loss.
+    -> unscaled -> clipped to a global norm -> optimizer. Returns the unscaled loss (or the
+    network's tuple (loss, terms...) whose terms carry no gradient, as `SsdWithLoss(terms=True)`).
 
     The scale is static (no overflow check), as in the original recipe; with float32 on CPU it
     changes nothing numerically but keeps the recipe's arithmetic.
@@ -84,14 +85,18 @@ class TrainStep(nn.TrainOneStepCell):
         self.hyper_map = ops.HyperMap()
 
     def construct(self, *inputs):
-        loss = self.network(*inputs)
-        sens = ops.fill(loss.dtype, loss.shape, self.sens)
+        outputs = self.network(*inputs)
+        sens = self.hyper_map(ops.partial(_filled, self.sens), outputs)  # the terms' sens reach no gradient
         grads = self.grad(self.network, self.weights)(*inputs, sens)
         grads = self.grad_reducer(grads)
         grads = self.hyper_map(ops.partial(_scale, self.inverse_scale), grads)
         grads = ops.clip_by_global_norm(grads, self.clip_norm)
-        return ops.depend(loss, self.optimizer(grads))
+        return ops.depend(outputs, self.optimizer(grads))
 
 
 def _scale(factor, grad):
     return grad * factor
+
+
+def _filled(value, output):
+    return ops.fill(output.dtype, output.shape, value)
