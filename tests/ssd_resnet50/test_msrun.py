@@ -13,6 +13,7 @@ import mindspore as ms
 import pytest
 
 from ssd_resnet50.training.distributed import World, launched_by_msrun
+from ssd_resnet50.training.history import read_history
 from ssd_resnet50.training.loop import latest_checkpoint, weights_digest
 from tests.ssd_resnet50.synthetic import make_shapes_dataset
 
@@ -34,20 +35,14 @@ def free_port():
         return probe.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_two_workers_train_in_step_and_rank_0_saves(tmp_path, subprocess_env):
+def run_two_workers(train_arguments, logs, env):
+    """`msrun` with 2 workers of `python -m ssd_resnet50 train ARGUMENTS`; returns both workers' logs."""
     msrun = shutil.which("msrun", path=os.path.dirname(sys.executable)) or shutil.which("msrun")
     if msrun is None:
         pytest.skip("msrun (MindSpore's launcher) is not installed beside this interpreter")
-    annotations, images = make_shapes_dataset(str(tmp_path / "shapes"), num_images=8, image_size=64, seed=5,
-                                              sides=(0.3, 0.6))
-    out, logs = tmp_path / "run", tmp_path / "logs"
     command = [msrun, "--worker_num=2", "--local_worker_num=2", f"--master_port={free_port()}",
-               f"--log_dir={logs}", "--join=True", "python", "-m", "ssd_resnet50", "train",
-               "--annotations", annotations, "--images", images, "--image-size", "64", "--batch-size", "2",
-               "--epochs", "2", "--max-steps", "3", "--lr", "0.02", "--seed", "7", "--log-every", "1",
-               "--out", str(out)]
-    launcher = subprocess.Popen(command, env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+               f"--log_dir={logs}", "--join=True", "python", "-m", "ssd_resnet50", "train", *train_arguments]
+    launcher = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, start_new_session=True)
     try:
         output, _ = launcher.communicate(timeout=900)
@@ -57,6 +52,18 @@ def test_two_workers_train_in_step_and_rank_0_saves(tmp_path, subprocess_env):
     worker_logs = [(logs / f"worker_{rank}.log").read_text() if (logs / f"worker_{rank}.log").exists() else ""
                    for rank in range(2)]
     assert launcher.returncode == 0, output[-3000:] + "\n".join(log[-3000:] for log in worker_logs)
+    return worker_logs
+
+
+@pytest.mark.slow
+def test_two_workers_train_in_step_and_rank_0_saves(tmp_path, subprocess_env):
+    annotations, images = make_shapes_dataset(str(tmp_path / "shapes"), num_images=8, image_size=64, seed=5,
+                                              sides=(0.3, 0.6))
+    out, logs = tmp_path / "run", tmp_path / "logs"
+    worker_logs = run_two_workers(
+        ["--annotations", annotations, "--images", images, "--image-size", "64", "--batch-size", "2",
+         "--epochs", "2", "--max-steps", "3", "--lr", "0.02", "--seed", "7", "--log-every", "1",
+         "--out", str(out)], logs, subprocess_env)
 
     digests = []
     for rank, log in enumerate(worker_logs):
@@ -74,3 +81,30 @@ def test_two_workers_train_in_step_and_rank_0_saves(tmp_path, subprocess_env):
     assert int(params["global_step"].asnumpy().reshape(-1)[0]) == 3
     assert len(open(out / "history.jsonl").read().splitlines()) == 3
     assert json.loads((out / "train_config.json").read_text())["world_size"] == 2
+
+
+@pytest.mark.slow
+def test_two_workers_validate_their_shards_and_agree(tmp_path, subprocess_env):
+    """Each worker detects half of the validation images; the detections are gathered, so both log
+    the same metrics, take the same decisions, and rank 0 alone writes one best.ckpt."""
+    annotations, images = make_shapes_dataset(str(tmp_path / "shapes"), num_images=12, image_size=64, seed=5,
+                                              sides=(0.3, 0.6))
+    out, logs = tmp_path / "run", tmp_path / "logs"
+    worker_logs = run_two_workers(
+        ["--annotations", annotations, "--images", images, "--image-size", "64", "--batch-size", "2",
+         "--epochs", "2", "--lr", "0.02", "--seed", "7", "--val-split", "0.34", "--no-augment",
+         "--out", str(out)], logs, subprocess_env)
+    evaluations, digests = [], []
+    for rank, log in enumerate(worker_logs):
+        assert f"rank {rank}/2: 8 images, 2 steps an epoch" in log and "validating on 4 images" in log
+        evaluations.append(re.findall(r"^(evaluation \d .*AP75 [\d.]+)", log, re.M))
+        digests.append(re.search(rf"rank {rank}: finished at step 4; trainable weights digest (\w+)", log).group(1))
+    assert len(evaluations[0]) == 2 and evaluations[0] == evaluations[1], evaluations
+    assert digests[0] == digests[1], "the workers' weights differ"
+    saved = sorted(os.path.basename(p) for p in glob.glob(str(out / "*.ckpt")))
+    assert saved == ["best.ckpt", "last.ckpt", "ssd_resnet50-1_2.ckpt", "ssd_resnet50-2_4.ckpt"]
+    params = ms.load_checkpoint(str(out / "last.ckpt"))
+    assert weights_digest({name: value.asnumpy() for name, value in params.items()}) == digests[0]
+    _, logged = read_history(str(out))  # rank 0's history: the metrics both logged
+    assert [f"AP {record['AP']:.3f}  AP50 {record['AP50']:.3f}" in line
+            for record, line in zip(logged, evaluations[0])] == [True, True]

@@ -74,6 +74,9 @@ def add_arguments(parser):
                             help="what best.ckpt is best at (default %(default)s)")
     validation.add_argument("--patience", type=positive_int, metavar="N",
                             help="stop after N evaluations without improvement of --best-metric")
+    validation.add_argument("--min-delta", type=float, default=0.001, metavar="VALUE",
+                            help="the rise of --best-metric that counts as an improvement for --patience "
+                                 "(default %(default)s; best.ckpt follows any rise)")
     validation.add_argument("--no-plots", action="store_true", help="draw no results.png or val_predictions.png")
 
     output = parser.add_argument_group("output")

@@ -86,6 +86,7 @@ class TrainOptions:
     val_every: int = 1  # evaluate every N epochs (and at the last step)
     best_metric: str = "AP"  # what best.ckpt is best at (one of METRIC_NAMES; higher is better)
     patience: Optional[int] = None  # stop after N evaluations without improvement
+    min_delta: float = 0.001  # what counts as an improvement for patience (0.001 AP: 0.1 points)
     plots: bool = True  # draw results.png and val_predictions.png
 
     def __post_init__(self):
@@ -296,7 +297,7 @@ def _train(options) -> int:
     if val_source is not None:
         earlier = _earlier_evaluations(options.out, step) if options.resume else []
         validation = Validator(val_source, config, world, batch_size=min(options.batch_size, 8)), \
-            Selection(options.best_metric, options.patience, earlier)
+            Selection(options.best_metric, options.patience, options.min_delta, earlier)
     print(f"rank {world.rank}/{world.size}: {len(source)} images, {steps_per_epoch} steps an epoch, "
           f"{len(labels.names)} classes ({', '.join(labels.names)}), {config.image_size[0]} px, "
           f"steps {step} -> {last_step}"
@@ -359,7 +360,8 @@ def _describe_run(options, labels, config, world, val_source):
         described["validation"] = {"images": len(val_source.images), "images_dir": val_source.images_dir,
                                    "ground_truth": VALIDATION_SET, "split": options.val_split,
                                    "annotations": options.val_annotations, "every": options.val_every,
-                                   "best_metric": options.best_metric, "patience": options.patience}
+                                   "best_metric": options.best_metric, "patience": options.patience,
+                                   "min_delta": options.min_delta}
     _write_json(os.path.join(options.out, "train_config.json"), described)
     return RunHistory(options.out)
 

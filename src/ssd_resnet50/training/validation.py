@@ -2,8 +2,8 @@
 
     >>> validator = Validator(val_source, config, world)
     >>> metrics = validator(training_network)        # a `Metrics`: AP, AP50, AP75, ...
-    >>> selection = Selection("AP", patience=5)
-    >>> improved = selection.update(metrics["AP"], evaluation=1)
+    >>> selection = Selection("AP", patience=5, min_delta=0.001)
+    >>> improved = selection.update({"evaluation": 1, "epoch": 1, "step": 100, **metrics.as_dict()})
 
 The weights are copied into an inference network of the same configuration and run through a
 `Detector` (MindSpore backend, inference mode: BatchNorm's moving statistics, no augmentation,
@@ -85,19 +85,24 @@ def gather_results(results, done):
 class Selection:
     """Which evaluation is best by `metric` (higher is better), and when patience runs out.
 
-    An evaluation improves on the best only by a strictly higher value; `patience` N stops a
-    run after N evaluations in a row without improvement (None: never). `earlier` evaluation
-    records (a resumed run's history) set the state the run had reached.
+    `best` is the evaluation of the highest value so far (the first one of a tie): best.ckpt.
+    Patience counts evaluations since the last one that raised the metric by more than
+    `min_delta` over the value of the previous such one (a noise-level rise does not reset it,
+    as in Keras' EarlyStopping); `patience` N stops the run after N of them (None: never).
+    `earlier` evaluation records (a resumed run's history) restore the state a run had reached.
     """
 
-    def __init__(self, metric="AP", patience=None, earlier=()):
+    def __init__(self, metric="AP", patience=None, min_delta=0.0, earlier=()):
         if metric not in METRIC_NAMES:
             raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRIC_NAMES)}")
         if patience is not None and patience < 1:
             raise ValueError(f"patience counts evaluations: at least 1, got {patience}")
-        self.metric, self.patience = metric, patience
+        if min_delta < 0:
+            raise ValueError(f"the smallest improvement cannot be negative, got {min_delta}")
+        self.metric, self.patience, self.min_delta = metric, patience, float(min_delta)
         self.best = None  # the record of the best evaluation so far
-        self.waited = 0  # evaluations since the best
+        self.reference = None  # the value of the last significant improvement
+        self.waited = 0  # evaluations since then
         self.count = 0  # evaluations so far
         for record in earlier:
             self.update(record)
@@ -105,10 +110,14 @@ class Selection:
     def update(self, record: dict) -> bool:
         """Take an evaluation record ({metric: value, "evaluation": n, ...}); True when it is the new best."""
         self.count += 1
-        if self.best is None or record[self.metric] > self.best[self.metric]:
-            self.best, self.waited = dict(record), 0
+        value = record[self.metric]
+        if self.reference is None or value > self.reference + self.min_delta:
+            self.reference, self.waited = value, 0
+        else:
+            self.waited += 1
+        if self.best is None or value > self.best[self.metric]:
+            self.best = dict(record)
             return True
-        self.waited += 1
         return False
 
     @property
@@ -117,6 +126,6 @@ class Selection:
 
     def stop_reason(self) -> str:
         best = self.best
-        return (f"early stop: {self.metric} did not improve in {self.waited} evaluations (--patience "
-                f"{self.patience}); best {self.metric} {best[self.metric]:.4f} at evaluation {best['evaluation']} "
-                f"(epoch {best['epoch']}, step {best['step']})")
+        return (f"early stop: {self.metric} did not rise by more than {self.min_delta:g} in {self.waited} "
+                f"evaluations (--patience {self.patience}); best {self.metric} {best[self.metric]:.4f} at "
+                f"evaluation {best['evaluation']} (epoch {best['epoch']}, step {best['step']})")
