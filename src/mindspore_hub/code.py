@@ -124,7 +124,7 @@ def _remote_entry(info, trust_repo: bool | None, force_reload: bool) -> Entry:
             # another process may have fetched it while this one waited for the lock
             commit = None if force_reload else repo.fetched_commit(dest)
             if commit is None:
-                commit = repo.fetch_folder(link, dest)
+                commit = repo.fetch_folder(link, dest, cache.root())
                 _forget_modules(dest)
     if entry_file(dest) is None:
         raise HubError(f"{info.repo_link} (commit {commit}) has no {' or '.join(ENTRY_FILES)}")

@@ -73,3 +73,26 @@ def test_batch_size_must_be_positive(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["detect", "x.jpg", "--batch-size", "0"])
     assert stop.value.code == 2 and "above 0" in capsys.readouterr().err
+
+
+def test_a_hub_download_without_name_resolution_fails_in_moments_and_suggests_weights(tmp_path, monkeypatch,
+                                                                                        capsys):
+    import importlib
+    import socket
+
+    for key in [key for key in os.environ if key.startswith("MSHUB_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("MSHUB_DIR", str(tmp_path / "hub"))
+    lookups = []
+
+    def no_dns(host, *args, **kwargs):  # a new user's machine without network
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    monkeypatch.setattr(importlib.import_module("mindspore_hub.download"), "BACKOFF", 0.01)
+    status = main(["detect", str(tmp_path / "photo.jpg")])  # the published weights, through the hub
+    err = capsys.readouterr().err
+    assert status == 1 and len(lookups) == 2
+    assert "cannot resolve host download.mindspore.cn" in err and "--weights CKPT" in err
+    assert len(err.splitlines()) == 2 and "Traceback" not in err

@@ -38,8 +38,13 @@ def checkpoint_path(args) -> str:
     if args.weights:
         return args.weights
     import mindspore_hub
+    from mindspore_hub.errors import DownloadError, OfflineError
 
-    return mindspore_hub.download(args.hub or PUBLISHED_UID)
+    try:
+        return mindspore_hub.download(args.hub or PUBLISHED_UID)
+    except (DownloadError, OfflineError) as error:  # the way out of a failed fetch: a local file
+        raise mindspore_hub.HubError(f"{error}\nOr pass --weights CKPT to use a checkpoint file you already "
+                                     "have.") from error
 
 
 def detector_from_args(args, **options):
