@@ -70,11 +70,12 @@ def load(name: str | os.PathLike[str], *args, source: str | None = None, pretrai
     from the checkpoint or has another shape; False loads what fits and logs the rest.
     """
     meta = info(name, source, force_reload)
+    rehash = None
     if pretrained:
         _check_asset(_checkpoint_asset(meta))  # before any of the model's code is fetched or run
+        rehash = _start_rehash(meta, force_reload)  # a cached checkpoint is re-hashed from now on...
     entry = code.find_entry(meta, trust_repo=trust_repo, force_reload=force_reload)
-    rehash = _start_rehash(meta, force_reload) if pretrained else None
-    network = entry.create(meta.model_name, *args, **kwargs)  # a cached checkpoint is re-hashed meanwhile
+    network = entry.create(meta.model_name, *args, **kwargs)  # ...while the network is built
     if pretrained:
         _load_checkpoint(network, meta, force_reload, strict, rehash)
     return network

@@ -153,6 +153,7 @@ class Rehash:
     def __init__(self, path: Path, sha256: str, identity: dict):
         self.path, self.sha256, self.identity = path, sha256, identity
         self._matched: bool | None = None
+        self._steady = False  # the file kept its identity while it was hashed
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="mshub-rehash", daemon=True)
         self._thread.start()
@@ -169,8 +170,8 @@ class Rehash:
     def _run(self) -> None:
         try:
             with safefile.open_read(self.path) as handle:
-                self._matched = hashes.file_sha256(handle) == self.sha256 and \
-                    safefile.identity(os.fstat(handle.fileno())) == self.identity
+                self._matched = hashes.file_sha256(handle) == self.sha256
+                self._steady = safefile.identity(os.fstat(handle.fileno())) == self.identity
         except BaseException as error:  # re-raised by ok()
             self._error = error
 
@@ -181,7 +182,7 @@ class Rehash:
         if self._error is not None:
             raise self._error
         info = safefile.regular_stat(self.path)
-        if self._matched and info is not None and safefile.identity(info) == self.identity:
+        if self._matched and self._steady and info is not None and safefile.identity(info) == self.identity:
             return True
         if self._matched is False:
             log.warning("%s does not have its sha256 any more (corrupted on disk?); fetching it again", self.path)

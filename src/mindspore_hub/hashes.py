@@ -104,15 +104,19 @@ def update_from_file(hasher, source, limit: int | None = None) -> int:
     caller (read from where it is), to `hasher`; return the count fed."""
     fed = 0
     opened = isinstance(source, (str, os.PathLike))
-    handle = open(source, "rb") if opened else source
+    handle = open(source, "rb", buffering=0) if opened else source
+    # One buffer filled again and again: no new bytes object (and page faults) for every chunk.
+    # A threaded hasher keeps the chunks it is given, so it gets a copy of each.
+    buffer = memoryview(bytearray(CHUNK))
+    keep = isinstance(hasher, StreamHasher) and hasher._threaded
     try:
         while limit is None or fed < limit:
             want = CHUNK if limit is None else min(CHUNK, limit - fed)
-            block = handle.read(want)
-            if not block:
+            count = handle.readinto(buffer[:want])
+            if not count:
                 break
-            hasher.update(block)
-            fed += len(block)
+            hasher.update(bytes(buffer[:count]) if keep else buffer[:count])
+            fed += count
     finally:
         if opened:
             handle.close()
