@@ -88,9 +88,11 @@ def hub_list(version: str | None = None, force_reload: bool = False) -> list[str
 
 def verify(name: str | os.PathLike[str], source: str | None = None) -> bool:
     """Re-hash a cached checkpoint (by model name, or a path in the cache); delete it if it is corrupt."""
-    candidate = Path(os.fspath(name)).expanduser()
-    if candidate.is_file() and not candidate.name.endswith(".md"):
-        return cache.verify(candidate)
+    text = os.fspath(name)
+    candidate = Path(text).expanduser()
+    in_cache = candidate.is_file() and (cache.root() / "assets").resolve() in candidate.resolve().parents
+    if not text.endswith(".md") and (in_cache or (names.is_explicit_path(text) and candidate.is_file())):
+        return cache.verify(candidate)  # a path; a file elsewhere that is named like a uid is not one
     asset = _checkpoint_asset(info(name, source))
     path = cache.asset_path(asset.asset_sha256, asset.file_name)
     if not path.is_file():

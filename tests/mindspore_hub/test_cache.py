@@ -253,3 +253,16 @@ def test_offline_force_reload_says_the_cached_copy_is_kept(publish, server, monk
     err = capsys.readouterr().err
     assert "not in the cache" not in err and f"the verified copy in the cache at {path} is kept" in err
     assert path.read_bytes() == model.body and len(server.gets(model.path)) == 1
+
+
+def test_verify_takes_a_uid_as_a_uid_even_beside_a_file_of_that_name(publish, server, tmp_path, monkeypatch):
+    model = publish(entry=False, body=random_bytes(1000))
+    mshub.download(model.uid)
+    planted = tmp_path / "cwd" / model.uid
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(b"not the model")
+    monkeypatch.chdir(tmp_path / "cwd")
+    assert mshub.verify(model.uid) is True
+    with pytest.raises(HubError, match="not a checkpoint in the cache"):
+        mshub.verify(f"./{model.uid}")
+    assert planted.exists()
