@@ -73,3 +73,18 @@ def test_batch_size_must_be_positive(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["detect", "x.jpg", "--batch-size", "0"])
     assert stop.value.code == 2 and "above 0" in capsys.readouterr().err
+
+
+def test_backend_choices_come_from_the_one_list_and_reach_the_detector():
+    from ssd_resnet50.backends import BACKENDS, PRECISIONS
+    from ssd_resnet50.cli import build_parser
+    from ssd_resnet50.cli.arguments import backend_options
+
+    parser = build_parser()
+    for command in (["detect", "x.jpg"], ["eval", "--annotations", "a.json"]):
+        args = parser.parse_args(command + ["--backend", "openvino", "--precision", "bf16", "--int8-model", "m"])
+        assert backend_options(args) == {"backend": "openvino", "precision": "bf16", "int8_model": "m"}
+        actions = {a.dest: a for a in parser._subparsers._group_actions[0].choices[command[0]]._actions}
+        assert tuple(actions["backend"].choices) == BACKENDS and tuple(actions["precision"].choices) == PRECISIONS
+    assert backend_options(parser.parse_args(["detect", "x.jpg"])) == {"backend": "auto", "precision": None,
+                                                                       "int8_model": None}
