@@ -96,3 +96,18 @@ def test_a_hub_download_without_name_resolution_fails_in_moments_and_suggests_we
     assert status == 1 and len(lookups) == 2
     assert "cannot resolve host download.mindspore.cn" in err and "--weights CKPT" in err
     assert len(err.splitlines()) == 2 and "Traceback" not in err
+
+
+def test_backend_choices_come_from_the_one_list_and_reach_the_detector():
+    from ssd_resnet50.backends import BACKENDS, PRECISIONS
+    from ssd_resnet50.cli import build_parser
+    from ssd_resnet50.cli.arguments import backend_options
+
+    parser = build_parser()
+    for command in (["detect", "x.jpg"], ["eval", "--annotations", "a.json"]):
+        args = parser.parse_args(command + ["--backend", "openvino", "--precision", "bf16", "--int8-model", "m"])
+        assert backend_options(args) == {"backend": "openvino", "precision": "bf16", "int8_model": "m"}
+        actions = {a.dest: a for a in parser._subparsers._group_actions[0].choices[command[0]]._actions}
+        assert tuple(actions["backend"].choices) == BACKENDS and tuple(actions["precision"].choices) == PRECISIONS
+    assert backend_options(parser.parse_args(["detect", "x.jpg"])) == {"backend": "auto", "precision": None,
+                                                                       "int8_model": None}
