@@ -1,9 +1,10 @@
 """MindSpore Hub loader: ``mshub.load(uid)`` gives a network with verified weights.
 
 Compatible with upstream ``mindspore_hub`` (load, load_weights, hub_list, get_hub_dir,
-set_hub_dir, manage.*), and safe: checkpoints are verified by sha256 before they are kept,
-downloads resume and are shared across processes, a warm cache needs no network, weights
-load strictly, and downloaded code runs only when trusted.
+set_hub_dir, manage.*), and safe: checkpoints are verified by sha256 before they are kept
+and re-hashed whenever they are loaded, downloads resume and are shared across processes,
+a warm cache needs no network, weights load strictly, and downloaded code runs only when
+trusted.
 
 The flow reads top to bottom: names -> metadata -> code -> download -> load into the network.
 
@@ -18,13 +19,13 @@ from pathlib import Path
 
 from . import cache, code, index, manage, names, urls, weights
 from .errors import (ChecksumError, DownloadError, HubError, LockTimeoutError, OfflineError,
-                     UnsafeNameError, UntrustedRepoError, WeightsMismatchError)
+                     UnsafeNameError, UnsafePathError, UntrustedRepoError, WeightsMismatchError)
 from .manage import get_hub_dir, set_hub_dir
 
 __all__ = [
     "load", "load_weights", "hub_list", "info", "download", "verify", "get_hub_dir", "set_hub_dir",
     "manage", "HubError", "DownloadError", "ChecksumError", "OfflineError", "LockTimeoutError",
-    "UnsafeNameError", "UntrustedRepoError", "WeightsMismatchError",
+    "UnsafeNameError", "UnsafePathError", "UntrustedRepoError", "WeightsMismatchError",
 ]
 
 
@@ -46,7 +47,6 @@ def load_weights(network, handle: str | os.PathLike[str] | None = None, source: 
     the model named `handle` into `network` (strictly unless ``strict=False``) and returns it.
     ``load_weights(name)`` returns the parameters as `mindspore.load_checkpoint` does.
     """
-    import mindspore
     from mindspore import nn
 
     if isinstance(network, nn.Cell):
@@ -56,7 +56,7 @@ def load_weights(network, handle: str | os.PathLike[str] | None = None, source: 
         return network
     if handle is not None:
         raise TypeError(f"load_weights(network, handle) needs an nn.Cell, not {type(network).__name__}")
-    return mindspore.load_checkpoint(download(network, source, force_reload))
+    return _verified_params(info(network, source, force_reload), force_reload)[0]
 
 
 def load(name: str | os.PathLike[str], *args, source: str | None = None, pretrained: bool = True,
@@ -70,12 +70,14 @@ def load(name: str | os.PathLike[str], *args, source: str | None = None, pretrai
     from the checkpoint or has another shape; False loads what fits and logs the rest.
     """
     meta = info(name, source, force_reload)
+    rehash = None
     if pretrained:
         _check_asset(_checkpoint_asset(meta))  # before any of the model's code is fetched or run
-    network = code.find_entry(meta, trust_repo=trust_repo, force_reload=force_reload).create(
-        meta.model_name, *args, **kwargs)
+        rehash = _start_rehash(meta, force_reload)  # a cached checkpoint is re-hashed from now on...
+    entry = code.find_entry(meta, trust_repo=trust_repo, force_reload=force_reload)
+    network = entry.create(meta.model_name, *args, **kwargs)  # ...while the network is built
     if pretrained:
-        _load_checkpoint(network, meta, force_reload, strict)
+        _load_checkpoint(network, meta, force_reload, strict, rehash)
     return network
 
 
@@ -86,9 +88,11 @@ def hub_list(version: str | None = None, force_reload: bool = False) -> list[str
 
 def verify(name: str | os.PathLike[str], source: str | None = None) -> bool:
     """Re-hash a cached checkpoint (by model name, or a path in the cache); delete it if it is corrupt."""
-    candidate = Path(os.fspath(name)).expanduser()
-    if candidate.is_file() and not candidate.name.endswith(".md"):
-        return cache.verify(candidate)
+    text = os.fspath(name)
+    candidate = Path(text).expanduser()
+    in_cache = candidate.is_file() and (cache.root() / "assets").resolve() in candidate.resolve().parents
+    if not text.endswith(".md") and (in_cache or (names.is_explicit_path(text) and candidate.is_file())):
+        return cache.verify(candidate)  # a path; a file elsewhere that is named like a uid is not one
     asset = _checkpoint_asset(info(name, source))
     path = cache.asset_path(asset.asset_sha256, asset.file_name)
     if not path.is_file():
@@ -115,9 +119,40 @@ def _checkpoint(meta, force_reload: bool) -> Path:
                        label=meta.uid or meta.model_name)
 
 
-def _load_checkpoint(network, meta, force_reload: bool, strict: bool) -> None:
+def _load_checkpoint(network, meta, force_reload: bool, strict: bool, rehash=None) -> None:
     """Load the model's verified checkpoint into `network`."""
+    params, path = _verified_params(meta, force_reload, rehash)
+    weights.load_into(network, params, strict=strict, source=path)
+
+
+def _start_rehash(meta, force_reload: bool):
+    """A `cache.Rehash` of the cached checkpoint, or None (not cached, or about to be fetched again)."""
+    if force_reload:
+        return None
+    asset = _checkpoint_asset(meta)
+    return cache.Rehash.start(asset.asset_sha256, asset.file_name)
+
+
+def _verified_params(meta, force_reload: bool, rehash=None) -> tuple[dict, str]:
+    """The checkpoint's parameters, parsed from bytes whose sha256 was checked, and its path.
+
+    A cached copy is re-hashed on a worker thread (started by the caller before it built the network,
+    or here) while MindSpore parses it; the parameters are kept only if the hash matched and the file
+    did not change meanwhile. A corrupt copy is deleted and downloaded again; a download is hashed as
+    it arrives.
+    """
     import mindspore
 
+    if rehash is None:
+        rehash = _start_rehash(meta, force_reload)
+    if rehash is not None:
+        try:
+            params = mindspore.load_checkpoint(str(rehash.path))
+        except Exception:
+            if rehash.ok():
+                raise  # the bytes are the published ones: MindSpore's own error is the answer
+        else:
+            if rehash.ok():
+                return params, str(rehash.path)
     path = str(_checkpoint(meta, force_reload))
-    weights.load_into(network, mindspore.load_checkpoint(path), strict=strict, source=path)
+    return mindspore.load_checkpoint(path), path

@@ -1,6 +1,8 @@
-"""The ``mshub`` command: list, info, download, verify, cache ls|rm, validate.
+"""The ``mshub`` command: list, info, download, verify, cache ls|rm, trust, validate.
 
-Exit status: 0 success, 1 failure (the reason on stderr), 2 usage error.
+Exit status: 0 success, 1 failure (the reason on stderr), 2 usage error. Everything printed
+that came from metadata, an index or the file system has its control characters escaped
+(`names.printable`): a newline or an ANSI escape in a name cannot forge or hide a line.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sys
 
 import mindspore_hub as mshub
 
-from . import cache, manage, names
+from . import cache, manage, names, trust
 from .errors import HubError
 
 
@@ -43,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("targets", nargs="*", metavar="UID|SHA256")
     remove.add_argument("--all", action="store_true", help="remove every cached checkpoint")
 
+    trusting = commands.add_parser("trust", help="list, add or remove trusted repositories (code from a "
+                                                  "model's repo-link runs only from these)")
+    trusting.add_argument("urls", nargs="*", metavar="URL", help="repository URL, as the untrusted error names it")
+    trusting.add_argument("--remove", action="store_true", help="stop trusting the URLs")
+
     validate = commands.add_parser("validate", help="validate hub markdown files")
     from . import validate as validator
 
@@ -57,56 +64,82 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (HubError, OSError, ValueError) as error:
-        print(f"mshub: error: {error}", file=sys.stderr)
+        print(f"mshub: error: {names.printable_lines(error)}", file=sys.stderr)
         return 1
+
+
+def _show(*parts) -> None:
+    """Print one line, its parts escaped (`names.printable`)."""
+    print(" ".join(names.printable(part) for part in parts))
 
 
 def _list(args) -> int:
     for uid in mshub.hub_list(args.version, args.force_reload):
-        print(uid)
+        _show(uid)
     return 0
 
 
 def _info(args) -> int:
     meta = mshub.info(args.name, args.source, args.force_reload)
     fields = {key: value for key, value in meta.fields.items()}
-    if args.json:
+    if args.json:  # JSON escapes control characters itself
         print(json.dumps({"uid": meta.uid, "path": meta.path, "fields": fields}, indent=2, default=str))
         return 0
-    print(f"uid: {meta.uid}\nmetadata: {meta.path}")
+    _show(f"uid: {meta.uid}")
+    _show(f"metadata: {meta.path}")
     for key, value in fields.items():
         if key != "asset":
-            print(f"{key}: {value}")
+            _show(f"{key}: {value}")
     for asset in meta.assets:
-        print(f"asset: {asset.file_format} {asset.asset_link} sha256={asset.asset_sha256}")
+        _show(f"asset: {asset.file_format} {asset.asset_link} sha256={asset.asset_sha256}")
     return 0
 
 
 def _download(args) -> int:
-    print(mshub.download(args.name, args.source, args.force_reload))
+    _show(mshub.download(args.name, args.source, args.force_reload))
     return 0
 
 
 def _verify(args) -> int:
     if mshub.verify(args.name, args.source):
-        print(f"ok: {args.name}")
+        _show("ok:", args.name)
         return 0
-    print(f"mshub: {args.name}: sha256 mismatch; the corrupt file was deleted", file=sys.stderr)
+    print(f"mshub: {names.printable(args.name)}: sha256 mismatch; the corrupt file was deleted", file=sys.stderr)
     return 1
 
 
 def _cache(args) -> int:
     if args.action == "ls":
         for entry in cache.entries():
-            print(f"{entry.state:<10} {entry.size:>14,} {entry.path}")
+            _show(f"{entry.state:<10} {entry.size:>14,}", entry.path)
         return 0
     if args.all == bool(args.targets):
         print("mshub: error: cache rm takes UID/SHA256 arguments or --all", file=sys.stderr)
         return 2
-    targets = sorted({entry.sha256 for entry in cache.entries()}) if args.all else args.targets
+    targets = cache.cached_keys() if args.all else args.targets
     for target in targets:
-        sha256 = target if names.is_sha256(target.lower()) else _sha256_of(target)
-        print(("removed " if cache.remove(sha256) else "not cached ") + target)
+        sha256 = target.lower() if names.is_sha256(target.lower()) else _sha256_of(target)
+        link = cache.is_link(sha256)
+        if not cache.remove(sha256):
+            _show("not cached", target)
+        elif link:
+            _show("removed the link", target, "(its target was left alone)")
+        else:
+            _show("removed", target)
+    return 0
+
+
+def _trust(args) -> int:
+    if not args.urls:
+        for url in sorted(trust.trusted_repos()):
+            _show(url)
+        return 0
+    for url in args.urls:
+        if args.remove:
+            _show("no longer trusted:" if trust.forget(url) else "was not trusted:", url)
+        else:
+            trust.remember(url)
+            _show("trusted:", url)
     return 0
 
 
@@ -121,7 +154,7 @@ def _validate(args) -> int:
 
 
 COMMANDS = {"list": _list, "info": _info, "download": _download, "verify": _verify, "cache": _cache,
-            "validate": _validate}
+            "trust": _trust, "validate": _validate}
 
 if __name__ == "__main__":
     sys.exit(main())

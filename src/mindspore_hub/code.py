@@ -71,6 +71,27 @@ class Entry:
             raise HubError(f"{ENTRY_FUNCTION} of {self.origin} returned {type(network).__name__}, not an nn.Cell")
         return network
 
+    def hook(self, model_name: str, name: str) -> Callable | None:
+        """The entry's optional function `name` (a hook, such as ``transform``), or None.
+
+        A folder entry offers it as a function of its entry file, called inside the folder's
+        isolated import; an installed entry as an entry point named like the model in the group
+        ``mindspore_hub.<name>`` (`hook_group`).
+        """
+        if self.factory is not None:
+            found = installed_entry(model_name, hook_group(name))
+            return found.load() if found is not None else None
+        entry = entry_file(self.folder)
+        with _isolated(self.folder) as package:
+            if not callable(getattr(importlib.import_module(f"{package}.{entry.stem}"), name, None)):
+                return None
+
+        def call(*args, **kwargs):
+            with _isolated(self.folder) as package:
+                return getattr(importlib.import_module(f"{package}.{entry.stem}"), name)(*args, **kwargs)
+
+        return call
+
 
 def entry_file(folder: Path) -> Path | None:
     """The folder's ``hub_conf.py`` (or upstream's ``mindspore_hub_conf.py``), if it has one."""
@@ -91,10 +112,15 @@ def find_entry(info, trust_repo: bool | None = None, force_reload: bool = False)
                    f"no {' or '.join(ENTRY_FILES)} beside {info.path}, and no repo-link")
 
 
-def installed_entry(model_name: str) -> importlib.metadata.EntryPoint | None:
-    """The installed entry point whose name is `model_name` (case-insensitive)."""
+def hook_group(name: str) -> str:
+    """The entry-point group where installed entries register the hook `name`."""
+    return f"mindspore_hub.{name}"
+
+
+def installed_entry(model_name: str, group: str = ENTRY_GROUP) -> importlib.metadata.EntryPoint | None:
+    """The installed entry point of `group` whose name is `model_name` (case-insensitive)."""
     wanted = model_name.strip().lower()
-    matches = [ep for ep in importlib.metadata.entry_points(group=ENTRY_GROUP) if ep.name.lower() == wanted]
+    matches = [ep for ep in importlib.metadata.entry_points(group=group) if ep.name.lower() == wanted]
     if len(matches) > 1:
         log.warning("%d installed entries are named %s; using %s", len(matches), wanted, matches[0].value)
     return matches[0] if matches else None
@@ -124,7 +150,7 @@ def _remote_entry(info, trust_repo: bool | None, force_reload: bool) -> Entry:
             # another process may have fetched it while this one waited for the lock
             commit = None if force_reload else repo.fetched_commit(dest)
             if commit is None:
-                commit = repo.fetch_folder(link, dest)
+                commit = repo.fetch_folder(link, dest, cache.root())
                 _forget_modules(dest)
     if entry_file(dest) is None:
         raise HubError(f"{info.repo_link} (commit {commit}) has no {' or '.join(ENTRY_FILES)}")

@@ -14,6 +14,10 @@ class UnsafeNameError(HubError, ValueError):
     """A file or folder name taken from metadata could escape its directory."""
 
 
+class UnsafePathError(HubError):
+    """A folder inside the cache is a symbolic link (or not a folder): writing there would leave the cache."""
+
+
 class OfflineError(HubError):
     """Offline mode is on and something needed is not cached."""
 
@@ -32,7 +36,7 @@ class ChecksumError(DownloadError):
             f"  expected: {expected}",
             f"  actual:   {actual}",
             f"  size:     {size} bytes",
-            "The file was deleted; nothing is kept in the cache. The next attempt downloads it again.",
+            "The downloaded file was deleted; it is not kept in the cache. The next attempt downloads it again.",
         ]
         if hint:
             lines.append(f"Hint: {hint}")

@@ -99,22 +99,32 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def update_from_file(hasher, path: str | os.PathLike[str], limit: int | None = None) -> int:
-    """Feed the first `limit` bytes of `path` (all if None) to `hasher`; return the count fed."""
+def update_from_file(hasher, source, limit: int | None = None) -> int:
+    """Feed the first `limit` bytes (all if None) of `source`, a path or a binary file opened by the
+    caller (read from where it is), to `hasher`; return the count fed."""
     fed = 0
-    with open(path, "rb") as handle:
+    opened = isinstance(source, (str, os.PathLike))
+    handle = open(source, "rb", buffering=0) if opened else source
+    # One buffer filled again and again: no new bytes object (and page faults) for every chunk.
+    # A threaded hasher keeps the chunks it is given, so it gets a copy of each.
+    buffer = memoryview(bytearray(CHUNK))
+    keep = isinstance(hasher, StreamHasher) and hasher._threaded
+    try:
         while limit is None or fed < limit:
             want = CHUNK if limit is None else min(CHUNK, limit - fed)
-            block = handle.read(want)
-            if not block:
+            count = handle.readinto(buffer[:want])
+            if not count:
                 break
-            hasher.update(block)
-            fed += len(block)
+            hasher.update(bytes(buffer[:count]) if keep else buffer[:count])
+            fed += count
+    finally:
+        if opened:
+            handle.close()
     return fed
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a whole file.
+def file_sha256(source) -> str:
+    """Hex sha256 of a whole file (a path, or a binary file opened by the caller).
 
     >>> import tempfile; f = tempfile.NamedTemporaryFile(delete=False); f.write(b"abc"); f.close()
     3
@@ -122,5 +132,5 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     'ba7816bf'
     """
     hasher = new()
-    update_from_file(hasher, path)
+    update_from_file(hasher, source)
     return hasher.hexdigest()

@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from . import cache, names, repo, settings
+from . import cache, names, repo, settings, urls
 from .download import fetch_bytes
 from .errors import HubError, OfflineError
 from .metadata import ModelInfo, parse_file, parse_text
@@ -95,7 +95,6 @@ def lookup(name: names.Name, source: str | None = None, force_reload: bool = Fal
     except UnicodeDecodeError:
         raise HubError(f"{url} is not UTF-8 text; is it a hub markdown file?") from None
     info = parse_text(text, path=str(cached))
-    cached.parent.mkdir(parents=True, exist_ok=True)
     cache.write_atomically(cached, text)
     return info
 
@@ -133,6 +132,7 @@ def list_uids(version: str | None = None, force_reload: bool = False) -> list[st
 def _remote_assets(branch: str, force_reload: bool) -> Path | None:
     """The remote index's ``mshub_res/assets`` at `branch`, fetched once and cached."""
     url = settings.index_repo() or INDEX_REPOS["gitee"]
+    urls.check(url, settings.INDEX_REPO)  # a bad setting is an error, not a warning: file:// and plain http elsewhere are refused
     key = hashlib.sha256(f"{url}\n{branch}".encode()).hexdigest()[:16]
     dest = cache.root() / "index" / key / "assets"
     if repo.fetched_commit(dest) is not None and not force_reload:
@@ -141,7 +141,7 @@ def _remote_assets(branch: str, force_reload: bool) -> Path | None:
         log.info("offline: listing local hub roots only (the remote index %s is not cached)", url)
         return None
     try:
-        repo.fetch_folder(repo.RepoLink(url, branch, "mshub_res/assets"), dest)
+        repo.fetch_folder(repo.RepoLink(url, branch, "mshub_res/assets"), dest, cache.root())
     except (HubError, OSError) as error:
         log.warning("could not list the remote hub index %s at %s: %s", url, branch, error)
         return None
@@ -149,12 +149,21 @@ def _remote_assets(branch: str, force_reload: bool) -> Path | None:
 
 
 def _uids_under(assets: Path) -> set[str]:
-    """uids of the English markdown files under an ``assets`` folder."""
+    """uids of the English markdown files under an ``assets`` folder.
+
+    Only paths that `names.parse` reads back as the same uid are listed: a file named with a
+    newline, an escape sequence or a space in a fetched index never reaches a terminal or `load`.
+    """
     if not assets.is_dir():
         return set()
     uids = set()
     for path in assets.rglob("*.md"):
         relative = path.relative_to(assets).with_suffix("").as_posix()
-        if len(relative.split("/")) in (3, 4) and not relative.endswith("_cn"):
-            uids.add(relative)
+        if len(relative.split("/")) not in (3, 4) or relative.endswith("_cn"):
+            continue
+        try:
+            if names.parse(relative).uid == relative:
+                uids.add(relative)
+        except (ValueError, TypeError):
+            log.info("skipping %s in the hub index: not a uid", names.printable(relative))
     return uids

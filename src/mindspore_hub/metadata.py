@@ -8,6 +8,12 @@ so the loader and the validator agree on what a file says.
 
 YAML is read with `yaml.SafeLoader`, but some values keep their source text:
 version fields (``1.10`` must not become the float ``1.1``), dates and hashes.
+
+Parsing is bounded, because metadata comes from the network and from other people's
+repositories: a file is at most `MAX_BYTES`, YAML aliases are refused (``*name``: a
+kilobyte of nested aliases expands to gigabytes once a value is printed or serialised),
+nesting stops at `MAX_DEPTH` levels, and control characters, undecodable bytes and
+every other unreadable input raise `MetadataError` naming the file and line.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ __all__ = [
 
 DELIMITER = "---"
 ASSET_FIELD = "asset"
+MAX_BYTES = 1 << 20  # a hub markdown file is a few kilobytes
+MAX_DEPTH = 32       # nesting levels of YAML collections
 
 # Values whose YAML reading would lose information (floats, dates, digit-only hashes).
 _SOURCE_TEXT_FIELDS = frozenset({"model-version", "mindspore-version", "update-time", "asset-sha256"})
@@ -74,10 +82,11 @@ class Asset:
     def file_name(self) -> str:
         """The name the file is kept under, e.g. ``x.ckpt``: `names.url_file_name` of the link.
 
-        Raises UnsafeNameError when the link is not an http(s) URL or its path could escape
-        a directory (``..``, separators, an empty name), as the loader would refuse it.
+        Raises UnsafeNameError when the link is not an http(s) URL, its path could escape
+        a directory (``..``, separators, an empty name), or the cache could not keep the name
+        (too long, or named like a cache companion file), as the loader would refuse it.
         """
-        return names.url_file_name(self.asset_link, "asset-link")
+        return names.asset_file_name(self.asset_link, "asset-link")
 
 
 @dataclass(frozen=True)
@@ -175,7 +184,26 @@ def _asset_layout(path: str | None) -> tuple[str, str | None, str, str] | None:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader kept separate so that nothing we do leaks into PyYAML's global state."""
+    """SafeLoader without aliases and with bounded nesting, kept separate from PyYAML's global state."""
+
+    def __init__(self, stream: str):
+        self._depth = 0
+        super().__init__(stream)
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"found the alias *{event.anchor}: hub metadata may not use YAML aliases "
+                "(they can expand without bound); write the value out", event.start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _strip_link(value: Any) -> Any:
@@ -265,7 +293,13 @@ def parse_text(text: str, path: str | None = None) -> ModelInfo:
     path = None if path is None else os.fspath(path)
     title, front, opening = _split(text, path)
     offset = opening + 1  # YAML line 0 is the line after the opening '---' (1-based: opening + 1)
-    loader = _Loader("\n".join(front) + "\n")
+    source = "\n".join(front) + "\n"
+    try:
+        loader = _Loader(source)
+    except yaml.reader.ReaderError as error:
+        line = source[:error.position].count("\n") + offset
+        raise MetadataError(f"the front matter holds the control character {chr(error.character)!r} "
+                            f"(U+{error.character:04X}), which YAML does not allow", path, line) from None
     try:
         root = loader.get_single_node()
         if root is None:
@@ -326,7 +360,16 @@ def _model_info(title: str, values: dict[str, Any], lines: dict[str, int],
 
 
 def parse_file(path: str | os.PathLike[str]) -> ModelInfo:
-    """Read and parse a hub markdown file (UTF-8)."""
+    """Read and parse a hub markdown file (UTF-8, at most `MAX_BYTES`)."""
     path = os.fspath(path)
-    with open(path, encoding="utf-8") as handle:
-        return parse_text(handle.read(), path)
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise MetadataError(f"larger than {MAX_BYTES} bytes; a hub markdown file is a few kilobytes", path, 1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise MetadataError(f"not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
+                            "save the file as UTF-8", path, line) from None
+    return parse_text(text, path)

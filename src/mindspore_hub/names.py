@@ -2,8 +2,9 @@
 
 A model is named by a uid (``publisher/backend/version/model``, the r1.x-era
 layout, or ``publisher/version/model``), a URL to its markdown, or a local
-markdown path. Names that become files or folders are checked here before
-anything is written.
+markdown path asked for explicitly (see `is_explicit_path`). Names that become
+files or folders are checked here before anything is written, and `printable`
+escapes what is shown on a terminal.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def parse(name: str | os.PathLike[str], source: str | None = None) -> Name:
     text = name.strip()
     if source != "local" and re.match(r"^https?://", text):
         return Name(text, url=raw_url(text))
-    if source == "local" or text.endswith(".md") or os.path.isfile(os.path.expanduser(text)):
+    if source == "local" or is_explicit_path(text):
         path = Path(text).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"no markdown file at {path}")
@@ -72,6 +73,18 @@ def parse(name: str | os.PathLike[str], source: str | None = None) -> Name:
             "(e.g. mindspore/ascend/1.3/ssdresnet50_v1.3_coco2017), publisher/version/model, "
             "a URL to a .md file, or a path to one")
     return Name(text, uid="/".join(parts))
+
+
+def is_explicit_path(text: str) -> bool:
+    """True when `text` asks for a local file: it ends with ``.md``, starts ``./``, ``../`` or ``~``, or
+    is an absolute path to a file (``/publisher/version/model/``, with no such file, is still a uid).
+
+    A relative name never becomes a path because a file of that name happens to exist: a uid stays a
+    hub name even run from a folder that holds a file at ``publisher/backend/version/model`` (and
+    code beside it).
+    """
+    return (text.endswith(".md") or text.startswith(("./", "../", "~", ".\\", "..\\"))
+            or (os.path.isabs(text) and os.path.isfile(text)))
 
 
 def raw_url(url: str) -> str:
@@ -98,7 +111,66 @@ def safe_component(value: str, what: str) -> str:
         raise UnsafeNameError(
             f"{what} {value!r} is not a plain file name (empty, '.', '..', a path separator, "
             "or an absolute path); refusing it before anything is written")
+    if len(value.encode("utf-8", "surrogateescape")) > NAME_MAX:
+        raise UnsafeNameError(f"{what} {value[:40]!r}... is longer than {NAME_MAX} bytes, the file system's "
+                              "limit for a name; refusing it before anything is written")
     return value
+
+
+# Companion files the cache keeps beside an asset (cache.py), and its temporary files (safefile.py):
+# an asset may not be named like one of them.
+CACHE_SUFFIXES = (".verified", ".part", ".part.json", ".tmp")
+NAME_MAX = 255  # bytes in one file name, on Linux and macOS alike
+
+
+def asset_file_name(link: str, what: str = "asset-link") -> str:
+    """The name an asset is cached under: `url_file_name`, refused if the cache could not keep it.
+
+    A name ending like one of the cache's companion files (``.verified``, ``.part``, ...) would be
+    mistaken for one; a name that with its longest companion suffix exceeds `NAME_MAX` bytes would
+    fail as ENAMETOOLONG half-way through a load. Both are refused here, before anything runs.
+    """
+    return check_asset_name(url_file_name(link, what), f"file name of {what}")
+
+
+def check_asset_name(name: str, what: str = "asset file name") -> str:
+    """`name` if the cache can keep an asset under it (see `asset_file_name`); else UnsafeNameError."""
+    safe_component(name, what)
+    if _CONTROL.search(name):
+        raise UnsafeNameError(f"{what} {name!r} holds a control character (a newline, an escape...); "
+                              "the metadata must name the file otherwise")
+    if name.lower().endswith(CACHE_SUFFIXES):
+        raise UnsafeNameError(f"{what} {name!r} ends like a file the cache keeps for itself "
+                              f"({', '.join(CACHE_SUFFIXES)}); the metadata must name the file otherwise")
+    longest = max(len(suffix) for suffix in CACHE_SUFFIXES)
+    size = len(name.encode("utf-8", "surrogateescape"))
+    if size + longest > NAME_MAX:
+        raise UnsafeNameError(f"{what} is {size} bytes long ({name[:40]!r}...); the cache keeps "
+                              f"names up to {NAME_MAX - longest} bytes (the file system's limit is {NAME_MAX}, "
+                              "less room for its companion files); the metadata must name the file otherwise")
+    return name
+
+
+def printable(text: object) -> str:
+    """`text` with control characters escaped (newlines, ANSI escapes, DEL, C1 codes), for one terminal line.
+
+    >>> printable("a\\nb\\x1b[2J")
+    'a\\\\nb\\\\x1b[2J'
+    """
+    return _CONTROL.sub(_escape, str(text))
+
+
+def printable_lines(text: object) -> str:
+    """`printable` for each line of a multi-line message: its own newlines stay, everything else is escaped."""
+    return "\n".join(printable(line) for line in str(text).split("\n"))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escape(match: re.Match) -> str:
+    character = match.group()
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(character, f"\\x{ord(character):02x}")
 
 
 def url_file_name(link: str, what: str) -> str:

@@ -5,6 +5,12 @@ A metadata ``repo-link`` such as
 repository, a ref and a folder. `fetch_folder` asks git for that ref at depth 1 with a sparse
 checkout of just that folder, records the commit it got, and moves the folder into place; later
 loads reuse it until `force_reload`. Running the code is `code.py`'s business, after trust.
+
+git is held to the loader's URL policy: redirects are not followed (``http.followRedirects=false``:
+an https repository cannot send git to plain http elsewhere), only https is allowed (plain http
+only for a URL the policy accepted as http: loopback, or MSHUB_ALLOW_HTTP=1), and symbolic links
+in the repository are checked out as plain files (``core.symlinks=false``), so nothing fetched
+can point a later write, or a read, outside the cache.
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from . import names, settings, urls
+from . import names, safefile, settings, urls
 from .errors import HubError, OfflineError
 
 SOURCE_FILE = ".mshub_source.json"
@@ -53,6 +60,8 @@ def parse_link(link: str) -> RepoLink:
     """
     link = link.strip().strip("<>")
     urls.check(link, "repo-link")
+    if "?" in link or "#" in link:
+        raise HubError(f"repo-link {link!r} has a query or fragment ('?' or '#'); a repository link has neither")
     match = _LINK.match(link)
     repo, ref, folder = (match.group("repo"), match.group("ref"), match.group("folder") or "") if match \
         else (link.rstrip("/"), None, "")
@@ -66,33 +75,38 @@ def parse_link(link: str) -> RepoLink:
     return result
 
 
-def fetch_folder(link: RepoLink, dest: Path) -> str:
-    """Fetch `link`'s folder into `dest` (replacing it); return the commit fetched."""
+def fetch_folder(link: RepoLink, dest: Path, root: Path) -> str:
+    """Fetch `link`'s folder into `dest` (replacing it), inside the cache `root`; return the commit fetched."""
     if settings.offline():
         raise OfflineError(f"offline ({settings.OFFLINE}=1): not fetching code from {link.url}")
     if shutil.which("git") is None:
         raise HubError(f"git is needed to fetch code from {link.url}, and it is not on PATH")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    work = dest.parent / f".fetch-{dest.name}-{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
+    urls.check(link.url, "repository")
+    policy = _policy(link.url)
+    safefile.make_dirs(root, dest.parent)
+    work = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".fetch-"))  # new, never a link
     try:
-        _git("init", "-q", str(work))
-        _git("-C", str(work), "remote", "add", "origin", link.url)
+        _git(policy, "init", "-q", str(work))
+        _git(policy, "-C", str(work), "remote", "add", "origin", link.url)
         if link.folder:
-            _git("-C", str(work), "sparse-checkout", "set", "--no-cone", "--", f"/{link.folder}/")
-        _git("-C", str(work), "fetch", "-q", "--depth", "1", "--filter=blob:none", "origin",
+            _git(policy, "-C", str(work), "sparse-checkout", "set", "--no-cone", "--", f"/{link.folder}/")
+        _git(policy, "-C", str(work), "fetch", "-q", "--depth", "1", "--filter=blob:none", "origin",
              link.ref or "HEAD")
-        _git("-C", str(work), "checkout", "-q", "--detach", "FETCH_HEAD")
-        commit = _git("-C", str(work), "rev-parse", "FETCH_HEAD").strip()
+        _git(policy, "-C", str(work), "checkout", "-q", "--detach", "FETCH_HEAD")
+        commit = _git(policy, "-C", str(work), "rev-parse", "FETCH_HEAD").strip()
         if link.ref and re.fullmatch(r"[0-9a-f]{40}", link.ref) and commit != link.ref:
             raise HubError(f"{link.url}: asked for commit {link.ref}, got {commit}")
         source = work / link.folder if link.folder else work
-        if not source.is_dir():
+        try:
+            found = safefile.check_dirs(work, source)
+        except HubError:
+            found = False
+        if not found:
             raise HubError(f"{link.url} at {link.ref or 'HEAD'} has no folder {link.folder!r}")
-        shutil.rmtree(source / ".git", ignore_errors=True)
-        (source / SOURCE_FILE).write_text(json.dumps(
+        safefile.remove_tree(source / ".git")
+        safefile.write_atomic(work, source / SOURCE_FILE, json.dumps(
             {"url": link.url, "ref": link.ref, "folder": link.folder, "commit": commit}))
-        shutil.rmtree(dest, ignore_errors=True)
+        safefile.remove_tree(dest)
         os.replace(source, dest)
         return commit
     finally:
@@ -102,15 +116,34 @@ def fetch_folder(link: RepoLink, dest: Path) -> str:
 def fetched_commit(dest: Path) -> str | None:
     """The commit a folder was fetched at, or None when it was not fetched (completely)."""
     try:
-        return json.loads((dest / SOURCE_FILE).read_text())["commit"]
-    except (OSError, ValueError, KeyError, TypeError):
+        with safefile.open_read(dest / SOURCE_FILE) as handle:
+            commit = json.loads(handle.read(64 * 1024))["commit"]
+    except (OSError, ValueError, KeyError, TypeError, HubError):
         return None
+    return commit if isinstance(commit, str) else None
 
 
-def _git(*args: str) -> str:
-    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1")
+def _policy(url: str) -> tuple[str, ...]:
+    """git options that hold every transfer to `url`'s scheme, with no redirect and no link checked out."""
+    options = {
+        "advice.detachedHead": "false",
+        "http.followRedirects": "false",
+        "protocol.allow": "never",
+        "protocol.https.allow": "always",
+        "core.symlinks": "false",
+        "core.hooksPath": os.devnull,
+        "submodule.recurse": "false",
+        "fetch.recurseSubmodules": "false",
+    }
+    if url.lower().startswith("http://"):  # already accepted by urls.check: loopback or MSHUB_ALLOW_HTTP
+        options["protocol.http.allow"] = "always"
+    return tuple(item for key, value in options.items() for item in ("-c", f"{key}={value}"))
+
+
+def _git(policy: tuple[str, ...], *args: str) -> str:
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", GIT_PROTOCOL_FROM_USER="0")
     try:
-        done = subprocess.run(["git", "-c", "advice.detachedHead=false", *args], capture_output=True,
+        done = subprocess.run(["git", *policy, *args], capture_output=True,
                               text=True, env=env, timeout=GIT_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         raise HubError(f"git {args[-1]} took longer than {GIT_TIMEOUT} s") from None

@@ -14,6 +14,7 @@ HUB_DIR = "MSHUB_DIR"
 OFFLINE = "MSHUB_OFFLINE"
 NO_PROGRESS = "MSHUB_NO_PROGRESS"
 TIMEOUT = "MSHUB_TIMEOUT"
+DOWNLOAD_TIMEOUT = "MSHUB_DOWNLOAD_TIMEOUT"
 RETRIES = "MSHUB_RETRIES"
 MAX_SIZE = "MSHUB_MAX_SIZE"
 LOCK_TIMEOUT = "MSHUB_LOCK_TIMEOUT"
@@ -80,8 +81,16 @@ def timeout() -> tuple[float, float]:
     return (parts[0], parts[-1])
 
 
+def download_timeout() -> float:
+    """MSHUB_DOWNLOAD_TIMEOUT: seconds one download may take in all, attempts and waits included (default 3600)."""
+    value = _number(DOWNLOAD_TIMEOUT, 3600.0)
+    if value <= 0:
+        raise ValueError(f"{DOWNLOAD_TIMEOUT}={value} must be positive")
+    return value
+
+
 def retries() -> int:
-    """MSHUB_RETRIES: attempts after the first that made no progress (default 5)."""
+    """MSHUB_RETRIES: attempts after one that failed without progress, in a row (default 5)."""
     return int(_number(RETRIES, 5))
 
 
@@ -91,8 +100,11 @@ def max_size() -> int:
 
 
 def lock_timeout() -> float:
-    """MSHUB_LOCK_TIMEOUT: seconds to wait for another process's download (default 3600)."""
-    return _number(LOCK_TIMEOUT, 3600.0)
+    """MSHUB_LOCK_TIMEOUT: seconds to wait for another process's download.
+
+    The default outlasts a holder's own deadline (MSHUB_DOWNLOAD_TIMEOUT) by a minute.
+    """
+    return _number(LOCK_TIMEOUT, download_timeout() + 60.0)
 
 
 def mirrors() -> list[tuple[str, str]]:

@@ -324,14 +324,21 @@ def validate_info(info: ModelInfo, path: str | None = None) -> list[Problem]:
 
 
 def _head(url: str, timeout: float) -> int:
-    """HTTP status of `url`; servers that refuse HEAD get a streamed GET instead."""
+    """HTTP status of `url`; servers that refuse HEAD get a streamed GET instead.
+
+    Redirects are followed by hand, each hop held to the loader's URL policy, so a link that
+    redirects where the loader would not go (plain http elsewhere, file://...) is reported, not followed.
+    """
     import requests  # only needed with --check-links
 
-    response = requests.head(url, allow_redirects=True, timeout=timeout)
-    if response.status_code in (405, 501):
-        with requests.get(url, stream=True, allow_redirects=True, timeout=timeout) as streamed:
-            return streamed.status_code
-    return response.status_code
+    from .download import open_url
+
+    with requests.Session() as session:
+        with open_url(session, url, method="HEAD", timeout=timeout) as response:
+            if response.status_code not in (405, 501):
+                return response.status_code
+        with open_url(session, url, timeout=timeout) as response:
+            return response.status_code
 
 
 def link_problems(info: ModelInfo, path: str, timeout: float = 10.0) -> list[Problem]:
@@ -357,6 +364,9 @@ def link_problems(info: ModelInfo, path: str, timeout: float = 10.0) -> list[Pro
             continue
         try:
             status = _head(link, timeout)
+        except HubError as error:  # a redirect the policy refuses
+            found.add(field, f"{link}: {error}", line=line)
+            continue
         except Exception as error:  # any transport failure is a finding, not a crash
             found.add(field, f"cannot reach {link}: {error}", line=line)
             continue
@@ -401,8 +411,10 @@ def validate_file(path: str | os.PathLike[str], *, check_links: bool = False,
         info = parse_file(path)
     except MetadataError as error:
         return [Problem(path, error.line or 1, error.field or "front-matter", error.message)]
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         return [Problem(path, 1, "file", f"cannot read: {error}")]
+    except Exception as error:  # one unreadable file is a finding; the others are still checked
+        return [Problem(path, 1, "file", f"cannot be read as hub metadata: {type(error).__name__}: {error}")]
     problems = validate_info(info, path)
     if check_links:
         problems += link_problems(info, path, timeout)
@@ -458,7 +470,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         files = find_markdown(args.paths)
     except FileNotFoundError as error:
-        print(f"mshub validate: error: {error}", file=sys.stderr)
+        print(f"mshub validate: error: {names.printable(error)}", file=sys.stderr)
         return 2
     if not files:
         print("mshub validate: error: no markdown files found", file=sys.stderr)
@@ -469,7 +481,7 @@ def run(args: argparse.Namespace) -> int:
             problems += validate_file(path, check_links=args.check_links, check_entry=args.check_entry,
                                       timeout=args.timeout)
     except OfflineError as error:
-        print(f"mshub validate: error: {error}", file=sys.stderr)
+        print(f"mshub validate: error: {names.printable(error)}", file=sys.stderr)
         return 2
     errors = sum(problem.severity == ERROR for problem in problems)
     summary = {"files": len(files), "errors": errors, "warnings": len(problems) - errors, "ok": errors == 0}
@@ -479,7 +491,7 @@ def run(args: argparse.Namespace) -> int:
         print()
     else:
         for problem in problems:
-            print(problem)
+            print(names.printable(problem))  # file names and values may hold newlines or escapes
         print(f"{summary['files']} file(s) checked: {errors} error(s), {summary['warnings']} warning(s)")
     return 0 if errors == 0 else 1
 

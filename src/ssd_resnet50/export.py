@@ -6,10 +6,8 @@
 The network is built for the checkpoint's classes and size, loaded strictly and written by
 `model.exporting.export_network` (temporary name, then rename).
 """
-from .model.categories import resolve_labels
-from .model.checkpoint import load_weights
+from .model.checkpoint import load_network
 from .model.exporting import FORMATS, check_format, export_network, with_extension
-from .model.network import create_network
 
 __all__ = ["FORMATS", "export_checkpoint", "describe_io"]
 
@@ -21,10 +19,7 @@ def export_checkpoint(checkpoint, out, file_format="MINDIR", batch_size=1, dynam
     file_format = check_format(file_format)
     if dynamic_batch and file_format == "ONNX":
         raise ValueError("MindSpore 2.8 cannot export ONNX with a dynamic batch; give a fixed batch size instead")
-    if num_classes is None and labels:
-        num_classes = resolve_labels(labels, None).num_classes
-    network = create_network("ssd_resnet50", num_classes=num_classes, image_size=image_size)
-    load_weights(network, checkpoint)
+    network = load_network(checkpoint, num_classes, image_size, labels or None)
     path = export_network(network, with_extension(str(out), file_format), file_format, batch_size, dynamic_batch)
     return path, network.config
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import socket
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,8 @@ import pytest
 
 from mindspore_hub import hashes, manage, urls
 from tests.mindspore_hub.hubserver import HubServer
-from tests.mindspore_hub.models import checkpoint_bytes, sha256, tiny_params, write_entry, write_md
+from tests.mindspore_hub.models import (checkpoint_bytes, commit_repo, set_repo_link, sha256, tiny_params, write_entry,
+                                        write_md)
 
 # mshub.download is the public function; the module is reached by its full name.
 download = importlib.import_module("mindspore_hub.download")
@@ -34,7 +36,7 @@ def hub_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("MSHUB_RETRIES", "2")
     monkeypatch.setenv("MSHUB_TIMEOUT", "10")
     monkeypatch.setenv("MSHUB_INDEX_URL", "http://127.0.0.1:9/{branch}/{uid}.md")
-    monkeypatch.setenv("MSHUB_INDEX_REPO", (tmp_path / "no-index-repo").as_uri())
+    monkeypatch.setenv("MSHUB_INDEX_REPO", "http://127.0.0.1:9/no-index-repo.git")  # a closed loopback port
     monkeypatch.setattr(download, "BACKOFF", 0.01)
     monkeypatch.setattr(socket.socket, "connect", _loopback_only(socket.socket.connect))
     manage.set_hub_dir(None)
@@ -71,6 +73,36 @@ def no_hashing(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a file was re-hashed")
     monkeypatch.setattr(hashes, "hashlib", type("NoHashlib", (), {"sha256": staticmethod(refuse)}))
+
+
+@pytest.fixture
+def waits(monkeypatch):
+    """Record the backoff waits instead of sleeping them."""
+    recorded = []
+    monkeypatch.setattr(download, "time", types.SimpleNamespace(sleep=recorded.append))
+    return recorded
+
+
+@pytest.fixture
+def hashed_files(monkeypatch):
+    """A counter of whole files hashed (`hashes.file_sha256`), checked by the test with ``== n``."""
+    class Count:
+        calls = 0
+
+        def __eq__(self, other):
+            return self.calls == other
+
+        def __repr__(self):
+            return f"{self.calls} file(s) hashed"
+
+    count, real = Count(), hashes.file_sha256
+
+    def counting(source):
+        count.calls += 1
+        return real(source)
+
+    monkeypatch.setattr(hashes, "file_sha256", counting)
+    return count
 
 
 @pytest.fixture
@@ -113,3 +145,27 @@ def publish(tmp_path, server):
         return Published(f"tests/cpu/{version}/{name}", md, folder, url, path, body, digest, params)
 
     return make
+
+
+@pytest.fixture
+def model_repo(tmp_path):
+    """A git repository holding models/tiny_r (an entry) beside models/other."""
+    root = tmp_path / "git" / "models-repo"
+    write_entry(root / "models" / "tiny_r", "tiny_r", scale=2.0)
+    (root / "models" / "other").mkdir(parents=True)
+    (root / "models" / "other" / "big.bin").write_bytes(b"not needed")
+    return commit_repo(root)
+
+
+@pytest.fixture
+def repo_url(model_repo, server):
+    """`model_repo`'s URL, served over HTTP by the test server on 127.0.0.1."""
+    return server.add_git(model_repo)
+
+
+@pytest.fixture
+def remote_model(publish, repo_url):
+    """tiny_r: metadata in the local root, weights and code (git) on the server, no local entry."""
+    model = publish("tiny_r", "3.0", entry=False)
+    set_repo_link(model, f"{repo_url}/tree/main/models/tiny_r")
+    return model

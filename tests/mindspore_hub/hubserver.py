@@ -1,13 +1,16 @@
 """A threaded HTTP server on 127.0.0.1 serving test files, misbehaving on request.
 
 Each route can answer some statuses first (429, 503...), drop the connection part-way
-once, stall part-way until the server stops, never answer, ignore Range, or trickle
-its body; every request is recorded so tests can count GETs and read their headers.
-It also serves a git repository over smart HTTP (`add_git`), as gitee and GitHub do.
+once or every time, stall part-way until the server stops, never answer, ignore Range,
+trickle its body, claim a longer Content-Length than it sends, send no Content-Length,
+or gzip its body whatever the client asked; every request is recorded so tests can count
+GETs and read their headers. It also serves a git repository over smart HTTP (`add_git`),
+as gitee and GitHub do, or redirects every git request elsewhere (`redirect_git`).
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import subprocess
@@ -33,6 +36,10 @@ class Route:
     chunk: int = 64 * 1024
     chunk_delay: float = 0.0
     dropped: bool = False
+    drop_every: int | None = None       # every GET sends at most this many body bytes, then closes
+    claim_extra: int = 0                # Content-Length says this many bytes more than are sent
+    no_length: bool = False             # no Content-Length: the body ends when the connection closes
+    gzip: bool = False                  # Content-Encoding: gzip, whatever Accept-Encoding said
 
 
 class HubServer:
@@ -41,6 +48,7 @@ class HubServer:
     def __init__(self):
         self.routes: dict[str, Route] = {}
         self.git_root: Path | None = None
+        self.git_redirect: str | None = None
         self.requests: list[tuple[str, str, dict]] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -70,6 +78,11 @@ class HubServer:
         self.git_root = repository.parent
         return self.url(GIT_PREFIX + repository.name)
 
+    def redirect_git(self, base: str) -> str:
+        """Answer every git request with a 302 to the same path under `base`; return this server's git URL."""
+        self.git_redirect = base.rstrip("/")
+        return self.url(GIT_PREFIX.rstrip("/"))
+
     def gets(self, path: str) -> list[dict]:
         """Headers of every GET of `path`, in order."""
         with self.lock:
@@ -98,6 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         self._record()
+        if self.path.startswith(GIT_PREFIX) and self.hub.git_redirect is not None:
+            return self._empty(302, {"Location": self.hub.git_redirect + self.path[len(GIT_PREFIX) - 1:]})
         if self.hub.git_root is not None and self.path.startswith(GIT_PREFIX):
             return self._git()
         return self._empty(405)
@@ -105,6 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         hub = self.hub
         self._record()
+        if self.path.startswith(GIT_PREFIX) and hub.git_redirect is not None:
+            return self._empty(302, {"Location": hub.git_redirect + self.path[len(GIT_PREFIX) - 1:]})
         if hub.git_root is not None and self.path.startswith(GIT_PREFIX):
             return self._git()
         route = hub.routes.get(self.path)
@@ -125,9 +142,16 @@ class _Handler(BaseHTTPRequestHandler):
             if start >= len(body):
                 return self._empty(416, {"Content-Range": f"bytes */{len(body)}"})
         payload = body[start:]
+        if route.gzip:
+            payload = gzip.compress(payload)
         self.send_response(status)
         self.send_header("Content-Type", route.content_type)
-        self.send_header("Content-Length", str(len(payload)))
+        if route.no_length:
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(payload) + route.claim_extra))
+        if route.gzip:
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Accept-Ranges", "bytes")
         if route.etag:
             self.send_header("ETag", route.etag)
@@ -140,12 +164,18 @@ class _Handler(BaseHTTPRequestHandler):
             limit = max(0, route.drop_after - start)
         if route.stall_after is not None:
             limit = min(limit, max(0, route.stall_after - start))
-        for offset in range(0, limit, route.chunk):
-            self.wfile.write(payload[offset:min(limit, offset + route.chunk)])
-            if route.chunk_delay:
-                time.sleep(route.chunk_delay)
-        self.wfile.flush()
-        if limit < len(payload):
+        if route.drop_every is not None:
+            limit = min(limit, route.drop_every)
+        try:
+            for offset in range(0, limit, route.chunk):
+                self.wfile.write(payload[offset:min(limit, offset + route.chunk)])
+                if route.chunk_delay:
+                    time.sleep(route.chunk_delay)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a deadline, a full disk)
+            self.close_connection = True
+            return
+        if limit < len(payload) or route.claim_extra:
             hub.sent.set()
             if route.stall_after is not None:
                 hub.stopping.wait()

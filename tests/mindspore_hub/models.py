@@ -1,9 +1,12 @@
-"""Tiny hub models for tests: a Dense entry folder, its checkpoint and its markdown."""
+"""Tiny hub models for tests: a Dense entry folder, its checkpoint, its markdown, git repositories."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
+import os
+import subprocess
 import tempfile
 import textwrap
 from pathlib import Path
@@ -126,3 +129,34 @@ def write_md(path: Path, model_name: str, asset_link: str, asset_sha256: str,
         A test model.
         """))
     return path
+
+
+def set_repo_link(model, link: str) -> None:
+    """Point a published model's markdown at another repo-link."""
+    text = model.md.read_text()
+    start = text.index("repo-link: <") + len("repo-link: <")
+    model.md.write_text(text[:start] + link + text[text.index(">", start):])
+
+
+def git(folder: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def commit_repo(root: Path, branch: str = "main") -> Path:
+    """Make the folder `root` a git repository with everything in it committed, servable with --filter."""
+    git(root.parent, "init", "-q", "-b", branch, root.name)
+    git(root, "config", "uploadpack.allowFilter", "true")  # as gitee and GitHub allow --filter
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "first")
+    return root
+
+
+def rot(path: Path, sha256: str, data: bytes) -> None:
+    """Corrupt a cached file below the file system, as a failing disk would: the bytes change and the
+    marker still matches the file's identity (size, mtime, ctime, inode)."""
+    from mindspore_hub import safefile
+
+    path.write_bytes(data)
+    marker = {"sha256": sha256, **safefile.identity(os.lstat(path))}
+    path.with_name(path.name + ".verified").write_text(json.dumps(marker))

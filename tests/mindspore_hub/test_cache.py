@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 import mindspore_hub as mshub
 from mindspore_hub import cache, cli
 from mindspore_hub.errors import HubError, LockTimeoutError
-from tests.mindspore_hub.models import random_bytes
+from tests.mindspore_hub.models import random_bytes, rot
 
 MiB = 1 << 20
 REPO = Path(__file__).resolve().parents[2]
@@ -63,12 +64,23 @@ def test_verify_rehashes_on_demand_and_deletes_corrupt_files(publish, server):
     path = Path(mshub.download(model.uid))
     assert mshub.verify(model.uid) is True
     assert mshub.verify(path) is True
-    stat = path.stat()
-    path.write_bytes(b"X" + model.body[1:])
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # a corruption the marker cannot see
-    assert mshub.download(model.uid) == str(path)  # the marker is trusted on the warm path...
+    rot(path, model.sha256, b"X" + model.body[1:])
+    assert mshub.download(model.uid) == str(path)  # the marker is trusted by download...
     assert mshub.verify(model.uid) is False  # ...and verify re-hashes
     assert not path.exists()
+
+
+def test_a_flipped_byte_with_the_mtime_restored_is_noticed_by_the_marker(publish, server, capsys):
+    model = publish(entry=False, body=random_bytes(MiB))
+    path = Path(mshub.download(model.uid))
+    stat = path.stat()
+    path.write_bytes(b"X" + model.body[1:])
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # size and mtime as they were; ctime is not
+    assert [entry.state for entry in cache.entries()] == ["changed"]
+    assert cli.main(["cache", "ls"]) == 0 and "changed" in capsys.readouterr().out
+    assert Path(mshub.download(model.uid)).read_bytes() == model.body  # re-hashed, found corrupt, fetched again
+    assert len(server.gets(model.path)) == 2
+    assert [entry.state for entry in cache.entries()] == ["verified"]
 
 
 @pytest.mark.parametrize("where", ["outside", "through-dotdot", "marker"])
@@ -190,3 +202,67 @@ def test_download_killed_mid_way_is_completed_by_the_next_run(publish, server, h
     assert path.read_bytes() == body
     assert server.gets(model.path)[-1]["Range"] == f"bytes={kept}-"
     assert mshub.verify(model.uid)
+
+
+def test_lock_waiters_report_the_holders_progress(publish, server, hub_dir, monkeypatch, caplog):
+    model = publish(entry=False, body=random_bytes(1000))
+    monkeypatch.setenv("MSHUB_LOCK_TIMEOUT", "1.5")
+    monkeypatch.setattr(cache, "LOCK_POLL", 0.1)
+    folder = hub_dir / "assets" / model.sha256
+    folder.mkdir(parents=True)
+    part = folder / "tiny_a.ckpt.part"
+    (hub_dir / "locks").mkdir(parents=True)
+    with caplog.at_level(logging.WARNING, logger="mindspore_hub"), \
+            filelock.FileLock(hub_dir / "locks" / f"{model.sha256}.lock"):  # the holder, writing the part
+        part.write_bytes(b"x" * 300)
+        with pytest.raises(LockTimeoutError) as caught:
+            mshub.download(model.uid)
+    assert "another process holds" in caplog.text and "waiting up to 2 s" in caplog.text
+    assert f"It has written 300 bytes of {part}" in str(caught.value)
+
+
+def test_a_soft_lock_left_by_a_holder_on_another_host_names_the_file_to_delete(publish, server, hub_dir,
+                                                                                monkeypatch):
+    import errno
+    import fcntl
+
+    model = publish(entry=False, body=random_bytes(1000))
+
+    def no_flock(descriptor, operation):
+        raise OSError(errno.ENOSYS, "flock is not supported on this file system")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)  # as on some network file systems: filelock's soft fallback
+    monkeypatch.setenv("MSHUB_LOCK_TIMEOUT", "0.5")
+    lock = hub_dir / "locks" / f"{model.sha256}.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text("4242\nbuild-host-7\n")  # a holder on another machine sharing the cache, dead since
+    with pytest.warns(UserWarning, match="flock"), pytest.raises(LockTimeoutError) as caught:
+        mshub.download(model.uid)
+    message = str(caught.value)
+    assert "process 4242 on host build-host-7" in message and f"delete {lock}" in message
+    lock.unlink()
+    with pytest.warns(UserWarning, match="flock"):
+        assert Path(mshub.download(model.uid)).read_bytes() == model.body
+
+
+def test_offline_force_reload_says_the_cached_copy_is_kept(publish, server, monkeypatch, capsys):
+    model = publish(entry=False, body=random_bytes(1000))
+    path = Path(mshub.download(model.uid))
+    monkeypatch.setenv("MSHUB_OFFLINE", "1")
+    assert cli.main(["download", "--force-reload", model.uid]) == 1
+    err = capsys.readouterr().err
+    assert "not in the cache" not in err and f"the verified copy in the cache at {path} is kept" in err
+    assert path.read_bytes() == model.body and len(server.gets(model.path)) == 1
+
+
+def test_verify_takes_a_uid_as_a_uid_even_beside_a_file_of_that_name(publish, server, tmp_path, monkeypatch):
+    model = publish(entry=False, body=random_bytes(1000))
+    mshub.download(model.uid)
+    planted = tmp_path / "cwd" / model.uid
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(b"not the model")
+    monkeypatch.chdir(tmp_path / "cwd")
+    assert mshub.verify(model.uid) is True
+    with pytest.raises(HubError, match="not a checkpoint in the cache"):
+        mshub.verify(f"./{model.uid}")
+    assert planted.exists()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mindspore_hub import cli
+from mindspore_hub import download as mshub_download
 from tests.mindspore_hub.models import random_bytes
 
 SSD_UID = "mindspore/ascend/1.3/ssdresnet50_v1.3_coco2017"
@@ -84,3 +85,61 @@ def test_hub_dir_option(publish, server, capsys, tmp_path):
 def test_validate_is_wired_to_the_validator(capsys):
     status, out, _ = run(capsys, "validate", str(Path(__file__).resolve().parents[2] / "mshub_res"))
     assert status == 0 and "0 error(s)" in out
+
+
+def test_cache_rm_of_a_linked_folder_removes_only_the_link(hub_dir, tmp_path, capsys):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.ckpt").write_bytes(b"not the cache's")
+    sha = "ab" * 32
+    (hub_dir / "assets").mkdir(parents=True)
+    (hub_dir / "assets" / sha).symlink_to(elsewhere)
+    status, out, _ = run(capsys, "cache", "ls")
+    assert status == 0 and out.split()[0] == "link"
+    status, out, _ = run(capsys, "cache", "rm", sha)
+    assert status == 0 and out == f"removed the link {sha} (its target was left alone)\n"
+    assert not os.path.lexists(hub_dir / "assets" / sha) and (elsewhere / "keep.ckpt").exists()
+    assert run(capsys, "cache", "rm", sha)[1] == f"not cached {sha}\n"
+
+
+def test_a_dangling_link_does_not_break_cache_ls(publish, server, hub_dir, capsys):
+    model = publish(entry=False, body=random_bytes(100))
+    path = Path(mshub_download(model.uid))
+    (path.parent / "gone.ckpt").symlink_to(hub_dir / "no-such-file")
+    status, out, _ = run(capsys, "cache", "ls")
+    states = {line.split()[-1]: line.split()[0] for line in out.splitlines()}
+    assert status == 0 and states == {str(path): "verified", str(path.parent / "gone.ckpt"): "link"}
+
+
+def test_cache_rm_all_removes_every_asset_folder_whatever_it_holds(publish, server, hub_dir, capsys):
+    model = publish(entry=False, body=random_bytes(100))
+    run(capsys, "download", model.uid)
+    for sha, name in (("cd" * 32, "old-model.tmp"), ("ef" * 32, "x.ckpt.verified")):  # left by older versions
+        (hub_dir / "assets" / sha).mkdir()
+        (hub_dir / "assets" / sha / name).write_bytes(b"x")
+    status, out, _ = run(capsys, "cache", "rm", "--all")
+    assert status == 0 and len(out.splitlines()) == 3
+    assert list((hub_dir / "assets").iterdir()) == []
+
+
+def test_names_and_values_from_metadata_and_the_cache_are_printed_escaped(publish, server, hub_dir, tmp_path,
+                                                                         capsys):
+    model = publish(entry=False, body=random_bytes(100))
+    model.md.write_text(model.md.read_text().replace(
+        "summary: a test model", 'summary: "one\\nforged: line\\e[2J"'))  # YAML escapes: a newline, ESC
+    status, out, _ = run(capsys, "info", model.uid)
+    assert status == 0 and "summary: one\\nforged: line\\x1b[2J" in out
+    assert "\x1b" not in out and not any(line.startswith("forged") for line in out.splitlines())
+
+    path = Path(mshub_download(model.uid))
+    (path.parent / "evil\nverified            1 forged.ckpt\x1b[2J").write_bytes(b"x")
+    status, out, _ = run(capsys, "cache", "ls")
+    assert status == 0 and len(out.splitlines()) == 2 and "\x1b" not in out and "evil\\nverified" in out
+
+    planted = tmp_path / "res" / "assets" / "tests" / "cpu" / "1.0" / "evil\x1b[2J.md"
+    planted.write_text(model.md.read_text())
+    status, out, _ = run(capsys, "list")
+    assert status == 0 and "\x1b" not in out and model.uid in out.split()
+
+    status, _, err = run(capsys, "info", "./no\x1b[2Jsuch.md")
+    assert status == 1 and "\x1b" not in err and "\\x1b[2J" in err

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import json
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -16,46 +15,7 @@ import pytest
 import mindspore_hub as mshub
 from mindspore_hub import code, repo
 from mindspore_hub.errors import DownloadError, HubError, UnsafeNameError, UntrustedRepoError
-from tests.mindspore_hub.models import write_entry
-
-
-def _git(folder: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-                          check=True, capture_output=True, text=True).stdout
-
-
-@pytest.fixture
-def model_repo(tmp_path):
-    """A git repository holding models/tiny_r (an entry) beside models/other."""
-    root = tmp_path / "git" / "models-repo"
-    write_entry(root / "models" / "tiny_r", "tiny_r", scale=2.0)
-    (root / "models" / "other").mkdir(parents=True)
-    (root / "models" / "other" / "big.bin").write_bytes(b"not needed")
-    _git(root.parent, "init", "-q", "-b", "main", root.name)
-    _git(root, "config", "uploadpack.allowFilter", "true")  # as gitee and GitHub allow --filter
-    _git(root, "add", ".")
-    _git(root, "commit", "-qm", "first")
-    return root
-
-
-@pytest.fixture
-def repo_url(model_repo, server):
-    """`model_repo`'s URL, served over HTTP by the test server on 127.0.0.1."""
-    return server.add_git(model_repo)
-
-
-@pytest.fixture
-def remote_model(publish, repo_url):
-    """tiny_r: metadata in the local root, weights and code (git) on the server, no local entry."""
-    model = publish("tiny_r", "3.0", entry=False)
-    _set_repo_link(model, f"{repo_url}/tree/main/models/tiny_r")
-    return model
-
-
-def _set_repo_link(model, link: str) -> None:
-    text = model.md.read_text()
-    start = text.index("repo-link: <") + len("repo-link: <")
-    model.md.write_text(text[:start] + link + text[text.index(">", start):])
+from tests.mindspore_hub.models import git, set_repo_link
 
 
 def _git_requests(server) -> list[str]:
@@ -70,7 +30,7 @@ def test_remote_entry_is_refused_without_trust_and_says_how_to_grant_it(remote_m
     with pytest.raises(UntrustedRepoError) as caught:
         mshub.load(remote_model.uid)
     message = str(caught.value)
-    for hint in ("trust_repo=True", "MSHUB_TRUST_REPO=1", "trusted_repos.txt", repo_url):
+    for hint in ("trust_repo=True", "MSHUB_TRUST_REPO=1", "trusted_repos.json", f"mshub trust {repo_url}"):
         assert hint in message
     assert not (hub_dir / "code").exists()
     assert server.gets(remote_model.path) == [] and _git_requests(server) == []
@@ -86,11 +46,11 @@ def test_trusted_remote_entry_is_fetched_shallowly_pinned_and_loads(remote_model
     [fetched] = (hub_dir / "code").glob("*/tiny_r")
     assert {path.name for path in fetched.iterdir()} == {"hub_conf.py", "src", repo.SOURCE_FILE}
     assert not list((hub_dir / "code").rglob("big.bin"))  # only the entry's folder was checked out
-    first = _git(model_repo, "rev-parse", "HEAD").strip()
+    first = git(model_repo, "rev-parse", "HEAD").strip()
     assert json.loads((fetched / repo.SOURCE_FILE).read_text())["commit"] == first
 
     (model_repo / "models" / "tiny_r" / "src" / "net.py").write_text("raise ImportError('new commit')\n")
-    _git(model_repo, "commit", "-qam", "second")
+    git(model_repo, "commit", "-qam", "second")
     with monkeypatch.context() as patched:
         patched.setattr(repo, "fetch_folder", lambda *args: pytest.fail("fetched again"))
         mshub.load(remote_model.uid)  # the trusted list remembered it; the pinned copy is reused
@@ -183,7 +143,7 @@ def test_unsafe_asset_link_is_refused_before_anything_is_written(link, publish, 
 
 @pytest.mark.parametrize("folder", ["models/..", "models/../..", "..", "models/%2E%2E", "models/a%2Fb"])
 def test_unsafe_repo_link_is_refused_before_anything_is_written(folder, remote_model, repo_url, server, tmp_path):
-    _set_repo_link(remote_model, f"{repo_url}/tree/main/{folder}")
+    set_repo_link(remote_model, f"{repo_url}/tree/main/{folder}")
     before = _files(tmp_path)
     with pytest.raises(UnsafeNameError):
         mshub.load(remote_model.uid, trust_repo=True)
@@ -192,7 +152,7 @@ def test_unsafe_repo_link_is_refused_before_anything_is_written(folder, remote_m
 
 
 def test_file_repo_links_are_refused(remote_model, model_repo, hub_dir):
-    _set_repo_link(remote_model, f"{model_repo.as_uri()}/tree/main/models/tiny_r")
+    set_repo_link(remote_model, f"{model_repo.as_uri()}/tree/main/models/tiny_r")
     with pytest.raises(DownloadError, match="only https"):
         mshub.load(remote_model.uid, trust_repo=True)
     assert not (hub_dir / "code").exists()
@@ -223,7 +183,7 @@ def test_code_fetched_by_another_process_during_the_wait_for_the_lock_is_reused(
     assert len(calls) == 2
 
 
-@pytest.mark.parametrize("case", ["sha256", "file-name", "mirror-policy"])
+@pytest.mark.parametrize("case", ["sha256", "file-name", "long-file-name", "cache-suffix", "mirror-policy"])
 def test_a_bad_checkpoint_asset_is_refused_before_remote_code_is_fetched_or_run(case, remote_model, server, hub_dir,
                                                                                monkeypatch):
     text = remote_model.md.read_text()
@@ -233,6 +193,12 @@ def test_a_bad_checkpoint_asset_is_refused_before_remote_code_is_fetched_or_run(
     elif case == "file-name":
         remote_model.md.write_text(text.replace(remote_model.url, server.url("/files/../x.ckpt")))
         error, words = UnsafeNameError, "'..'"
+    elif case == "long-file-name":  # 250 characters: fine alone, too long with ".part.json" (ENAMETOOLONG)
+        remote_model.md.write_text(text.replace(remote_model.url, server.url(f"/files/{'n' * 245}.ckpt")))
+        error, words = UnsafeNameError, "250 bytes long"
+    elif case == "cache-suffix":  # would pass for the cache's own companion file
+        remote_model.md.write_text(text.replace(remote_model.url, server.url("/files/tiny_r.ckpt.verified")))
+        error, words = UnsafeNameError, "ends like a file the cache keeps"
     else:
         monkeypatch.setenv("MSHUB_MIRRORS", f"{server.url('')}=http://mirror.example.org")
         error, words = DownloadError, "MSHUB_ALLOW_HTTP"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
+import logging
+import os
+import socket
 import threading
 import time
-import types
 from pathlib import Path
 
 import pytest
@@ -24,14 +27,6 @@ MiB = 1 << 20
 
 def _assets(hub: Path) -> list[Path]:
     return sorted(path for path in (hub / "assets").rglob("*") if path.is_file())
-
-
-@pytest.fixture
-def waits(monkeypatch):
-    """Record the backoff waits instead of sleeping them."""
-    recorded = []
-    monkeypatch.setattr(download, "time", types.SimpleNamespace(sleep=recorded.append))
-    return recorded
 
 
 def test_cold_download_is_verified_and_marked(publish, server, hub_dir):
@@ -224,3 +219,59 @@ def test_fetch_bytes_retries_and_caps(server, waits):
     assert waits == [1.0]
     with pytest.raises(DownloadError, match="larger than"):
         download.fetch_bytes(url, limit=2)
+
+
+def test_a_slow_drip_ends_at_the_download_deadline_and_keeps_its_part(publish, server, hub_dir, monkeypatch):
+    model = publish(entry=False, body=random_bytes(MiB), chunk=4096, chunk_delay=0.02)  # ~5 s in all
+    monkeypatch.setenv("MSHUB_DOWNLOAD_TIMEOUT", "0.5")
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="did not finish within MSHUB_DOWNLOAD_TIMEOUT=0.5 s") as caught:
+        mshub.download(model.uid)
+    assert time.monotonic() - started < 4  # not the ~5 s the drip takes (generous: a guard, not a speed test)
+    part = hub_dir / "assets" / model.sha256 / "tiny_a.ckpt.part"
+    assert 0 < part.stat().st_size < MiB and str(part) in str(caught.value)
+    server.routes[model.path].chunk_delay = 0.0
+    monkeypatch.delenv("MSHUB_DOWNLOAD_TIMEOUT")
+    assert Path(mshub.download(model.uid)).read_bytes() == model.body
+    assert server.gets(model.path)[-1]["Range"].startswith("bytes=")
+
+
+def test_a_full_disk_without_content_length_names_the_folder_and_deletes_the_part(publish, server, hub_dir,
+                                                                                   monkeypatch):
+    model = publish(entry=False, body=random_bytes(3 * MiB), no_length=True)
+    real_write, written = download.os.write, []
+
+    def full_after_a_chunk(descriptor, data):
+        if os.readlink(f"/proc/self/fd/{descriptor}").endswith(".part"):
+            if written:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            written.append(len(data))
+        return real_write(descriptor, data)
+
+    monkeypatch.setattr(download.os, "write", full_after_a_chunk)
+    folder = hub_dir / "assets" / model.sha256
+    with pytest.raises(DownloadError) as caught:
+        mshub.download(model.uid)
+    message = str(caught.value)
+    assert "no space left" in message and str(folder) in message and "Free space" in message
+    assert "partial file was deleted" in message and not folder.exists()
+    monkeypatch.setattr(download.os, "write", real_write)
+    assert Path(mshub.download(model.uid)).read_bytes() == model.body
+
+
+def test_a_host_that_does_not_resolve_fails_after_one_short_retry_in_one_line(monkeypatch, tmp_path, caplog):
+    lookups = []
+
+    def unresolvable(host, *args, **kwargs):
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unresolvable)
+    monkeypatch.setenv("MSHUB_RETRIES", "5")
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(DownloadError) as caught:
+            download.fetch_file("https://download.example.invalid/x.ckpt", tmp_path / "x.ckpt", "0" * 64)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("connection error: cannot resolve host download.example.invalid")
+    assert lookups == ["download.example.invalid"] * 2
+    assert caplog.records == []  # no warning per retry: the one line is the error

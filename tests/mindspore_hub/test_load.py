@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 
 import mindspore_hub as mshub
 from mindspore_hub.errors import DownloadError, HubError, OfflineError, WeightsMismatchError
-from tests.mindspore_hub.models import sha256, tiny_params, write_md
+from tests.mindspore_hub.models import commit_repo, sha256, tiny_params, write_md
 
 SSD_UID = "mindspore/ascend/1.3/ssdresnet50_v1.3_coco2017"
 
@@ -33,10 +32,11 @@ def test_cold_then_warm_load(publish, server, request):
     assert len(server.gets(model.path)) == 1
 
     attempts = request.getfixturevalue("no_network")
-    request.getfixturevalue("no_hashing")
+    hashed = request.getfixturevalue("hashed_files")
     _assert_loaded(mshub.load(model.uid), model.params)
     assert attempts == []
     assert len(server.gets(model.path)) == 1
+    assert hashed == 1  # a warm load hashes what it loads, once
 
 
 def test_offline_warm_load_works_and_offline_cold_load_fails_clearly(publish, server, request, monkeypatch):
@@ -130,15 +130,13 @@ def test_hub_list_returns_uids_that_load_accepts(publish):
     _assert_loaded(mshub.load(model.uid), model.params)
 
 
-def test_hub_list_includes_the_remote_index(tmp_path, monkeypatch):
-    index = tmp_path / "index"
+def test_hub_list_includes_the_remote_index(tmp_path, monkeypatch, server):
+    index = tmp_path / "git" / "index"
     write_md(index / "mshub_res" / "assets" / "mindspore" / "1.9" / "remote_net.md", "remote_net",
              "https://example.invalid/remote.ckpt", "0" * 64)
     write_md(index / "other" / "unrelated.md", "x", "https://example.invalid/x.ckpt", "0" * 64)
-    _git(index, "init", "-q", "-b", "master")
-    _git(index, "add", ".")
-    _git(index, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "index")
-    monkeypatch.setenv("MSHUB_INDEX_REPO", index.as_uri())
+    commit_repo(index, "master")
+    monkeypatch.setenv("MSHUB_INDEX_REPO", server.add_git(index))  # served over HTTP, as gitee serves it
     assert "mindspore/1.9/remote_net" in mshub.hub_list()
     monkeypatch.setenv("MSHUB_OFFLINE", "1")
     assert "mindspore/1.9/remote_net" in mshub.hub_list()  # cached
@@ -224,6 +222,3 @@ def test_our_uid_loads_through_the_installed_entry_point(server, fixture_weights
     name = next(iter(weights))
     np.testing.assert_array_equal(loaded[name], weights[name])
 
-
-def _git(folder: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True)

@@ -72,3 +72,36 @@ def test_sha256_must_be_64_hex():
     for bad in ("abc12345", "g" * 64, "", "a" * 65):
         with pytest.raises(HubError, match="64 hex"):
             names.check_sha256(bad)
+
+
+def test_a_uid_stays_a_hub_name_and_local_files_are_asked_for_explicitly(tmp_path, monkeypatch):
+    planted = tmp_path / "mindspore" / "ascend" / "1.3" / "ssd"
+    planted.parent.mkdir(parents=True)
+    planted.write_text("# planted\n")
+    monkeypatch.chdir(tmp_path)
+    assert names.parse("mindspore/ascend/1.3/ssd").uid == "mindspore/ascend/1.3/ssd"
+    assert names.parse("./mindspore/ascend/1.3/ssd").path == planted.resolve()
+    assert names.parse(str(planted)).path == planted  # absolute, and a file
+    assert names.parse("/mindspore/ascend/1.3/ssd/").uid == "mindspore/ascend/1.3/ssd"  # absolute, no such file
+    with pytest.raises(FileNotFoundError):
+        names.parse("./mindspore/ascend/1.3/absent")
+
+
+@pytest.mark.parametrize("name, words", [
+    ("n" * 246 + ".ckpt", "bytes long"),
+    ("model.tmp", "ends like a file the cache keeps"),
+    ("model.verified", "ends like a file the cache keeps"),
+    ("model.ckpt.part", "ends like a file the cache keeps"),
+    ("a\nb.ckpt", "control character"),
+    ("a\x1b[2Jb.ckpt", "control character"),
+    ("n" * 256, "longer than 255 bytes"),
+])
+def test_asset_names_the_cache_cannot_keep_are_refused(name, words):
+    with pytest.raises(UnsafeNameError, match=words):
+        names.check_asset_name(name)
+    assert names.check_asset_name("n" * 240 + ".ckpt")  # the longest the cache keeps: 245 bytes
+
+
+def test_printable_escapes_what_could_forge_or_hide_a_line():
+    assert names.printable("a\nb\r\tc\x1b[2J\x7f\x9b ü") == "a\\nb\\r\\tc\\x1b[2J\\x7f\\x9b ü"
+    assert names.printable_lines("one\ntwo\x1b[0m") == "one\ntwo\\x1b[0m"

@@ -47,6 +47,22 @@ def onnx_cache_dir(tmp_path_factory):
         yield path
 
 
+@pytest.fixture
+def export_calls(monkeypatch):
+    """Paths the backends export ONNX models to, counted through the project's export function."""
+    from ssd_resnet50.backends import model_cache
+
+    calls = []
+    real = model_cache.export_network
+
+    def counting(network, path, *args, **kwargs):
+        calls.append(path)
+        return real(network, path, *args, **kwargs)
+
+    monkeypatch.setattr(model_cache, "export_network", counting)
+    return calls
+
+
 @pytest.fixture(scope="session")
 def shapes_coco(tmp_path_factory):
     """A generated COCO-format set (tests/ssd_resnet50/synthetic.py) with the cases a reader

@@ -73,3 +73,41 @@ def test_batch_size_must_be_positive(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["detect", "x.jpg", "--batch-size", "0"])
     assert stop.value.code == 2 and "above 0" in capsys.readouterr().err
+
+
+def test_a_hub_download_without_name_resolution_fails_in_moments_and_suggests_weights(tmp_path, monkeypatch,
+                                                                                        capsys):
+    import importlib
+    import socket
+
+    for key in [key for key in os.environ if key.startswith("MSHUB_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("MSHUB_DIR", str(tmp_path / "hub"))
+    lookups = []
+
+    def no_dns(host, *args, **kwargs):  # a new user's machine without network
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    monkeypatch.setattr(importlib.import_module("mindspore_hub.download"), "BACKOFF", 0.01)
+    status = main(["detect", str(tmp_path / "photo.jpg")])  # the published weights, through the hub
+    err = capsys.readouterr().err
+    assert status == 1 and len(lookups) == 2
+    assert "cannot resolve host download.mindspore.cn" in err and "--weights CKPT" in err
+    assert len(err.splitlines()) == 2 and "Traceback" not in err
+
+
+def test_backend_choices_come_from_the_one_list_and_reach_the_detector():
+    from ssd_resnet50.backends import BACKENDS, PRECISIONS
+    from ssd_resnet50.cli import build_parser
+    from ssd_resnet50.cli.arguments import backend_options
+
+    parser = build_parser()
+    for command in (["detect", "x.jpg"], ["eval", "--annotations", "a.json"]):
+        args = parser.parse_args(command + ["--backend", "openvino", "--precision", "bf16", "--int8-model", "m"])
+        assert backend_options(args) == {"backend": "openvino", "precision": "bf16", "int8_model": "m"}
+        actions = {a.dest: a for a in parser._subparsers._group_actions[0].choices[command[0]]._actions}
+        assert tuple(actions["backend"].choices) == BACKENDS and tuple(actions["precision"].choices) == PRECISIONS
+    assert backend_options(parser.parse_args(["detect", "x.jpg"])) == {"backend": "auto", "precision": None,
+                                                                       "int8_model": None}

@@ -186,7 +186,7 @@ def test_training_on_the_cpu_warns_on_a_slow_version(slow_machine, monkeypatch, 
     assert record.getMessage().startswith("training runs on the CPU with MindSpore 2.9.0")
 
 
-def test_auto_never_picks_mindspore_for_cpu_inference_on_a_slow_version(slow_machine, monkeypatch, caplog):
+def test_auto_never_picks_mindspore_for_cpu_inference_on_a_slow_version(slow_machine, monkeypatch):
     pytest.importorskip("onnxruntime", reason="auto has no other CPU backend to pick without onnxruntime")
     import mindspore as ms
 
@@ -195,4 +195,7 @@ def test_auto_never_picks_mindspore_for_cpu_inference_on_a_slow_version(slow_mac
     if ms.get_context("device_target") != "CPU":
         pytest.skip("MindSpore's device is not the CPU here")
     monkeypatch.setattr(mindspore_versions, "installed_mindspore_version", lambda: "2.10.0")
-    assert factory._auto_choice() != "mindspore"
+    built = []  # which engine auto builds (recorded instead of exporting a model)
+    monkeypatch.setattr(factory, "_build", lambda name, *args: built.append(name) or name)
+    assert factory._auto(None, "fp32", {}) != "mindspore"
+    assert built and "mindspore" not in built

@@ -16,23 +16,10 @@ from ssd_resnet50.model.network import create_network
 from ssd_resnet50.backends.model_cache import model_file_name
 from ssd_resnet50.backends.onnxruntime_backend import OnnxRuntimeBackend
 from tests.shared_files import shared_path
+from tests.ssd_resnet50.outputs import assert_same_detections, reference_input
 
 def _onnxruntime():
     return pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install .[onnx])")
-
-
-@pytest.fixture
-def export_calls(monkeypatch):
-    """Paths the backend exports to, counted through the project's export function."""
-    calls = []
-    real = onnxruntime_backend.export_network
-
-    def counting(network, path, *args, **kwargs):
-        calls.append(path)
-        return real(network, path, *args, **kwargs)
-
-    monkeypatch.setattr(onnxruntime_backend, "export_network", counting)
-    return calls
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +27,6 @@ def ort_backend(fixture_network, fixture_checkpoint, tmp_path_factory):
     _onnxruntime()
     return OnnxRuntimeBackend(fixture_network, checkpoint=fixture_checkpoint,
                               cache_dir=tmp_path_factory.mktemp("onnx_640"))
-
-
-def reference_input(name, npz):
-    if "input" in npz.files:
-        return npz["input"]
-    assert "default_rng(1234).standard_normal((1,3,640,640))" in str(npz["note"])
-    return np.random.default_rng(1234).standard_normal((1, 3, 640, 640)).astype(np.float32)
 
 
 @pytest.mark.parametrize("name", ["random_input", "coco439180"])
@@ -72,19 +52,7 @@ def test_detections_on_the_photo_equal_mindspore(ort_backend, fixture_network, f
     ort = detector.detect(photo)
     assert export_calls == []  # the model exported for the reference fixtures was reused
     ms = fixture_detector.detect(photo)
-    assert len(ort) == len(ms) > 0
-    # Scores differ by ~1e-7, so two boxes of a class whose scores tie that closely may swap
-    # places in the list; the detections themselves must be the same.
-    ort, ms = as_set(ort), as_set(ms)
-    np.testing.assert_array_equal(ort[:, 0], ms[:, 0])
-    np.testing.assert_allclose(ort[:, 2:], ms[:, 2:], rtol=0, atol=1e-3)
-    np.testing.assert_allclose(ort[:, 1], ms[:, 1], rtol=0, atol=1e-5)
-
-
-def as_set(detections):
-    """Rows [label, score, x, y, w, h] in a canonical order (label, then position)."""
-    rows = np.array([[d.label, d.score, *d.box] for d in detections])
-    return rows[np.lexsort((rows[:, 3].round(2), rows[:, 2].round(2), rows[:, 0]))]
+    assert_same_detections(ort, ms)
 
 
 def test_session_options_threads_and_full_optimisation(ort_backend, fixture_network, tmp_path):
@@ -201,8 +169,10 @@ def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     assert model_cache.default_cache_dir() == str(tmp_path / "xdg" / "mindspore_hub" / "onnx")
 
 
-def test_auto_picks_onnxruntime_on_cpu_and_says_so(fixture_network, tmp_path, caplog):
+def test_auto_picks_onnxruntime_on_cpu_without_openvino_and_says_so(fixture_network, tmp_path, monkeypatch,
+                                                                     caplog):
     _onnxruntime()
+    monkeypatch.setitem(sys.modules, "openvino", None)  # OpenVINO, which "auto" prefers, is not installed
     with caplog.at_level(logging.DEBUG, logger="ssd_resnet50.backends.factory"):
         backend = make_backend("auto", fixture_network, cache_dir=tmp_path)
     assert isinstance(backend, OnnxRuntimeBackend)
@@ -220,6 +190,7 @@ def test_auto_picks_mindspore_on_another_device(fixture_network, monkeypatch, ca
 
 def test_without_onnxruntime_auto_falls_back_and_explicit_explains(fixture_network, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now raises ImportError
+    monkeypatch.setitem(sys.modules, "openvino", None)  # and so does OpenVINO, which "auto" prefers
     with caplog.at_level(logging.DEBUG, logger="ssd_resnet50.backends.factory"):
         assert isinstance(Detector(fixture_network).backend, MindSporeBackend)
     assert "not installed" in caplog.text

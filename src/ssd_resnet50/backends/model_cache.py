@@ -20,6 +20,8 @@ import re
 
 import numpy as np
 
+from ..model.exporting import INPUT_NAMES, OUTPUT_NAMES, export_network
+
 CACHE_ENV = "SSD_RESNET50_ONNX_CACHE"
 HUB_DIR_ENV = "MSHUB_DIR"  # mindspore_hub's documented cache variable
 # Modules of ssd_resnet50.model whose code decides the exported graph; their bytes are part of the key.
@@ -115,19 +117,71 @@ def model_file_name(weights: str, config, batch_size: int) -> str:
     return f"{weights[:24]}-v{project_version()}-{height}x{width}-b{int(batch_size)}-{detail[:12]}.onnx"
 
 
+def export_onnx(network, path, batch_size: int) -> str:
+    """Export the network to the cached ONNX file `path` (atomically) and record its size and sha256."""
+    export_network(network, path, "ONNX", batch_size=batch_size)
+    write_record(path)
+    return path
+
+
 def record_path(path) -> str:
     return path + ".json"
 
 
-def write_record(path):
-    """Size and sha256 of an exported model, next to it (written to a temporary name, then renamed)."""
-    with open(path, "rb") as f:
-        model = f.read()
+def write_record(path, model: bytes = None):
+    """Size and sha256 of an exported model (`model`: its bytes, else read from `path`), next to it
+    (written to a temporary name, then renamed)."""
+    if model is None:
+        with open(path, "rb") as f:
+            model = f.read()
     record = {"size": len(model), "sha256": hashlib.sha256(model).hexdigest(), "version": project_version()}
     partial = f"{record_path(path)}.{os.getpid()}.part"
     with open(partial, "w") as f:
         json.dump(record, f)
     os.replace(partial, record_path(path))
+
+
+def write_model(path, model: bytes):
+    """Keep `model` at `path` with its record: a temporary name first, then renamed, so a reader
+    finds the old file, the complete new one, or none."""
+    partial = f"{path}.{os.getpid()}.part"
+    with open(partial, "wb") as f:
+        f.write(model)
+    os.replace(partial, path)
+    write_record(path, model)
+
+
+def read_checked(path) -> bytes:
+    """The bytes of a cached model, ValueError unless they are what its record says was written."""
+    with open(path, "rb") as f:
+        model = f.read()
+    check_record(path, model)
+    return model
+
+
+def load_or_build(path, load, build, log, what, again):
+    """`load(path)` when a cached file is there and loads, else `build(path)`.
+
+    A cached file that does not load (`load` raises OSError, ValueError or RuntimeError: its
+    record does not match, or the engine refuses it) is logged as "`what` PATH is unusable
+    (why); `again`" and built anew, so a damaged cache repairs itself.
+    """
+    if os.path.exists(path):
+        try:
+            found = load(path)
+            log.debug("reusing the cached %s %s", what, path)
+            return found
+        except (OSError, ValueError, RuntimeError) as error:
+            log.warning("cached %s %s is unusable (%s); %s", what, path, error, again)
+    return build(path)
+
+
+def expected_signature(config, batch_size: int):
+    """(inputs, outputs) of the exported network as [(name, shape)] lists, to check a loaded model against."""
+    height, width = config.image_size
+    anchors, classes = config.num_anchors, config.num_classes
+    return ([(INPUT_NAMES[0], [batch_size, 3, height, width])],
+            list(zip(OUTPUT_NAMES, ([batch_size, anchors, 4], [batch_size, anchors, classes]))))
 
 
 def check_record(path, model: bytes):

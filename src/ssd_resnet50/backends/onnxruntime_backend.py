@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from ..model.exporting import INPUT_NAMES, OUTPUT_NAMES, export_network
+from ..model.exporting import INPUT_NAMES, OUTPUT_NAMES
 from . import model_cache
 from .cpu import available_cores
 from .errors import BackendUnavailable
@@ -69,25 +69,17 @@ class OnnxRuntimeBackend:
     def session(self, batch_size: int):
         """The onnxruntime session for this batch size: from the cache, else exported now."""
         if batch_size not in self._sessions:
-            path = self.model_path(batch_size)
-            session = None
-            if os.path.exists(path):
-                try:
-                    session = self._open(path, batch_size)
-                    log.debug("onnxruntime: reusing %s", path)
-                except (OSError, ValueError, RuntimeError) as error:
-                    log.warning("cached ONNX model %s is unusable (%s); exporting it again", path, error)
-            if session is None:
-                export_network(self.network, path, "ONNX", batch_size=batch_size)
-                model_cache.write_record(path)
-                session = self._open(path, batch_size)
-            self._sessions[batch_size] = session
+            self._sessions[batch_size] = model_cache.load_or_build(
+                self.model_path(batch_size), lambda path: self._open(path, batch_size),
+                lambda path: self._export(path, batch_size), log, "ONNX model", "exporting it again")
         return self._sessions[batch_size]
 
+    def _export(self, path, batch_size):
+        model_cache.export_onnx(self.network, path, batch_size)
+        return self._open(path, batch_size)
+
     def _open(self, path, batch_size):
-        with open(path, "rb") as f:
-            model = f.read()
-        model_cache.check_record(path, model)
+        model = model_cache.read_checked(path)
         options = self._ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
@@ -100,10 +92,7 @@ class OnnxRuntimeBackend:
         return session
 
     def _check_signature(self, session, batch_size):
-        height, width = self.config.image_size
-        anchors, classes = self.config.num_anchors, self.config.num_classes
-        expected = ([(INPUT_NAMES[0], [batch_size, 3, height, width])],
-                    list(zip(OUTPUT_NAMES, ([batch_size, anchors, 4], [batch_size, anchors, classes]))))
+        expected = model_cache.expected_signature(self.config, batch_size)
         found = ([(i.name, list(i.shape)) for i in session.get_inputs()],
                  [(o.name, list(o.shape)) for o in session.get_outputs()])
         if found != expected:

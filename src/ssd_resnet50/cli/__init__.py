@@ -1,6 +1,6 @@
-"""`ssd-resnet50`: detect, eval, train, export from the command line.
+"""`ssd-resnet50`: detect, eval, train, export, optimize from the command line.
 
-One module a command (`detect.py`, `eval.py`, `train.py`, `export.py`), each with `SUMMARY`,
+One module a command (`detect.py`, `eval.py`, `train.py`, `export.py`, `optimize.py`), each with `SUMMARY`,
 `add_arguments(parser)` and `run(args) -> exit status`. This package is the only place that
 parses arguments or uses `mindspore_hub`; the library below it never imports it.
 """
@@ -11,7 +11,7 @@ import sys
 
 from mindspore_hub.errors import HubError
 
-COMMANDS = ("detect", "eval", "train", "export")  # module names in this package
+COMMANDS = ("detect", "eval", "train", "export", "optimize")  # module names in this package
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ import sys
 
 from ..evaluate import coco_metrics, detect_images, label_set_for, load_ground_truth, read_results, select_images
 from ..inference.detector import Detector
-from .arguments import add_weights_arguments, checkpoint_path, positive_int
+from .arguments import add_weights_arguments, backend_options, checkpoint_path, positive_int
 
 SUMMARY = "COCO mAP of a model on a COCO-format data set"
 
@@ -60,8 +60,8 @@ def _run_model(args, ground_truth, image_ids):
     checkpoint = checkpoint_path(args)
     detector = Detector.from_checkpoint(
         checkpoint, num_classes=args.num_classes, image_size=args.image_size, labels=labels,
-        backend=args.backend, batch_size=args.batch_size, score_threshold=args.score_threshold,
-        checkpoint=checkpoint)
+        batch_size=args.batch_size, score_threshold=args.score_threshold, checkpoint=checkpoint,
+        **backend_options(args))
     results, done, failed = detect_images(detector, ground_truth, args.images, image_ids,
                                           no_progress=True if args.no_progress else None)
     for image_id, error in failed:

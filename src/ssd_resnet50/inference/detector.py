@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..backends import make_backend
+from ..backends.accelerated import AcceleratedNetwork
 from ..model.categories import resolve_labels
-from ..model.checkpoint import load_weights
-from ..model.network import SsdInference, create_network
+from ..model.checkpoint import load_network
+from ..model.network import SsdInference
 from .postprocess import postprocess
 from .preprocess import ImageError, describe, preprocess
 
@@ -53,8 +54,11 @@ class Detector:
 
     Args:
         network: an inference network from `create_network()` or `mindspore_hub.load()`,
-            with its weights loaded.
-        backend: "auto", "mindspore" or "onnxruntime" (where installed).
+            with its weights loaded (or one `mindspore_hub.optimize.transform` accelerated,
+            which brings its backend).
+        backend: "auto", "openvino", "onnxruntime" or "mindspore" (see `backends.make_backend`).
+        precision: "fp32" (default), "bf16" or "int8", on the openvino backend.
+        int8_model: the directory `ssd-resnet50 optimize` wrote; implies precision "int8".
         labels: a `LabelSet` or a list of class names for a fine-tuned model
             (default: COCO's 80 categories).
         score_threshold: keep detections scoring above this (default 0.1, the evaluation's).
@@ -63,6 +67,11 @@ class Detector:
 
     def __init__(self, network, *, backend="auto", labels=None, score_threshold=None, batch_size=8,
                  **backend_options):
+        accelerated = isinstance(network, AcceleratedNetwork)
+        if accelerated:
+            if backend != "auto" or backend_options:
+                raise ValueError("an accelerated network brings its own backend; give it no backend or backend options")
+            network, backend = network.source, network.backend
         if not isinstance(network, SsdInference):
             raise TypeError("Detector needs the inference network (create_network(..., is_training=False)), "
                             f"got {type(network).__name__}")
@@ -70,17 +79,13 @@ class Detector:
         self.labels = resolve_labels(labels, self.config.num_classes)
         self.score_threshold = self.config.score_threshold if score_threshold is None else float(score_threshold)
         self.batch_size = int(batch_size)
-        self.backend = make_backend(backend, network, **backend_options)
+        self.backend = backend if accelerated else make_backend(backend, network, **backend_options)
 
     @classmethod
     def from_checkpoint(cls, path, *, num_classes=None, image_size=None, **options):
         """A detector with weights from a MindSpore checkpoint (published or fine-tuned),
         loaded strictly: a missing or mis-shaped tensor is an error naming it."""
-        labels = options.get("labels")
-        if num_classes is None and labels is not None:
-            num_classes = resolve_labels(labels, None).num_classes
-        network = create_network("ssd_resnet50", num_classes=num_classes, image_size=image_size)
-        load_weights(network, path)
+        network = load_network(path, num_classes, image_size, options.get("labels"))
         options.setdefault("checkpoint", path)  # lets a backend key its caches by the file
         return cls(network, **options)
 
