@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # ssd_resnet50's layers, bottom up: a module may import its own layer or a lower one. Peers
 # (inference and training) may use each other as long as no cycle forms.
 LAYERS = {
-    "model": 0,
+    "mindspore_versions": 0, "model": 0,
     "backends": 1,
     "inference": 2, "training": 2,
     "evaluate": 3, "export": 3, "optimize": 3,

@@ -4,9 +4,16 @@ The public API: `create_network` (the hub's entry point), `Detector` with its `D
 `ImageResult`, and the configuration. Sub-packages, from the bottom up: `model` (the network
 and its tensors), `backends` (where it runs), `inference` and `training`, then `evaluate` and
 `export`; `cli` is the command line and nothing below imports it.
+
+Importing it checks the installed MindSpore first (`mindspore_versions`): a missing or untested
+one raises MindSporeVersionError, which says which version was found and how to fix it.
 """
-from .model.config import DEFAULT_CONFIG, SsdConfig
-from .model.network import create_network
+from .mindspore_versions import require_supported_mindspore
+
+require_supported_mindspore()
+
+from .model.config import DEFAULT_CONFIG, SsdConfig  # noqa: E402 (after the check)
+from .model.network import create_network  # noqa: E402
 
 __all__ = ["DEFAULT_CONFIG", "SsdConfig", "create_network", "Detector", "Detection", "ImageResult"]
 

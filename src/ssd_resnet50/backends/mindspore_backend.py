@@ -2,6 +2,8 @@
 import mindspore as ms
 import numpy as np
 
+from ..mindspore_versions import warn_if_slow_cpu_convolutions
+
 
 class MindSporeBackend:
     """The network compiled once per input shape with `mindspore.jit` (graph mode for this
@@ -10,6 +12,7 @@ class MindSporeBackend:
     name = "mindspore"
 
     def __init__(self, network):
+        warn_if_slow_cpu_convolutions('inference with backend="mindspore"')
         network.set_train(False)
         self.network = network
         self._forward = ms.jit(network.construct)

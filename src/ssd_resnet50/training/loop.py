@@ -37,6 +37,7 @@ import mindspore.dataset as ds
 import numpy as np
 
 from ..inference.evaluation import METRIC_NAMES
+from ..mindspore_versions import warn_if_slow_cpu_convolutions
 from ..model.categories import save_label_set
 from ..model.checkpoint import CheckpointMismatch, load_weights, read_checkpoint
 from ..model.config import DEFAULT_CONFIG
@@ -257,6 +258,7 @@ def _train(options) -> int:
     world = setup_data_parallel()
     if world.scheduler:
         return 0
+    warn_if_slow_cpu_convolutions("training")
     ms.set_seed(options.seed)
     ds.config.set_seed(options.seed)
     np.random.seed(options.seed)
