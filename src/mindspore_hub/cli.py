@@ -14,7 +14,8 @@ import sys
 import mindspore_hub as mshub
 
 from . import cache, manage, names, trust
-from .errors import HubError
+from .errors import HubError, IndexUnavailableError
+from .load import checkpoint_asset
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="print the uids the hub offers")
     listing.add_argument("--version", help="hub version (e.g. 1.3); default: the current one")
     listing.add_argument("--force-reload", action="store_true", help="fetch the remote index again")
+    listing.add_argument("--local", action="store_true",
+                         help="list only the local hub roots and the cached remote listing (no network)")
 
     for command, text in (("info", "print a model's metadata"),
                           ("download", "download and verify a model's checkpoint; print its path")):
@@ -74,9 +77,18 @@ def _show(*parts) -> None:
 
 
 def _list(args) -> int:
-    for uid in mshub.hub_list(args.version, args.force_reload):
+    """The uids; when the remote index cannot be listed, the local ones and a line saying what is missing."""
+    try:
+        uids, missing = mshub.hub_list(args.version, args.force_reload, local_only=args.local), None
+    except IndexUnavailableError as error:
+        uids, missing = mshub.hub_list(args.version, local_only=True), error
+    for uid in uids:
         _show(uid)
-    return 0
+    if missing is None:
+        return 0
+    print(f"mshub: listed {len(uids)} uid(s) of the local hub roots and the cache only; "
+          f"not listed: the remote index. {names.printable_lines(missing)}", file=sys.stderr)
+    return 1
 
 
 def _info(args) -> int:
@@ -144,7 +156,7 @@ def _trust(args) -> int:
 
 
 def _sha256_of(name: str) -> str:
-    return mshub._checkpoint_asset(mshub.info(name)).asset_sha256.lower()
+    return checkpoint_asset(mshub.info(name)).asset_sha256.lower()
 
 
 def _validate(args) -> int:

@@ -107,7 +107,7 @@ def fetch_file(url: str, dest: str | os.PathLike[str], sha256: str, label: str |
 
 def fetch_bytes(url: str, what: str = "URL", limit: int = TEXT_LIMIT) -> bytes:
     """The body of a small resource (a markdown file), with the same timeouts and retries."""
-    url = urls.check(url, what)
+    url = urls.mirrored(url, what)
     _require_online(url)
     deadline = _Deadline(url)
 

@@ -43,6 +43,10 @@ class ChecksumError(DownloadError):
         super().__init__("\n".join(lines))
 
 
+class IndexUnavailableError(HubError, ConnectionError):
+    """The remote hub index could not be listed (upstream's `hub_list` raises too, rather than list part)."""
+
+
 class LockTimeoutError(HubError):
     """Another process held the download lock for longer than the lock timeout."""
 

@@ -3,9 +3,10 @@
 Lookup order for a uid: the local hub roots (directories in MSHUB_RES_DIRS, then this
 project's ``mshub_res`` shipped as package data), then a copy cached from the remote hub
 index, then the remote hub index itself (gitee by default, GitHub with ``source='github'``,
-any endpoint with MSHUB_INDEX_URL), on the branch of the uid's era: ``r1.3`` for
-``mindspore/ascend/1.3/...``, ``master`` for 3-part uids. Remote files are parsed before they
-are cached, so a broken file is never kept.
+any endpoint with MSHUB_INDEX_URL), on the branch of the uid's era (``r1.3`` for
+``mindspore/ascend/1.3/...``, ``master`` for 3-part uids) or, for a 4-part uid that branch does
+not hold, on one that does (`listing.branch_for`). Remote files are parsed before they are
+cached, so a broken file is never kept.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import hashlib
 import importlib.resources
 import logging
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
-from . import cache, names, repo, settings, urls
+from . import cache, listing, names, settings
 from .download import fetch_bytes
-from .errors import HubError, OfflineError
+from .errors import HubError, IndexUnavailableError, OfflineError
 from .metadata import ModelInfo, parse_file, parse_text
 
 log = logging.getLogger(__name__)
@@ -26,10 +27,6 @@ log = logging.getLogger(__name__)
 INDEX_URLS = {
     "gitee": "https://gitee.com/mindspore/hub/raw/{branch}/mshub_res/assets/{uid}.md",
     "github": "https://raw.githubusercontent.com/mindspore-ai/hub/{branch}/mshub_res/assets/{uid}.md",
-}
-INDEX_REPOS = {
-    "gitee": "https://gitee.com/mindspore/hub.git",
-    "github": "https://github.com/mindspore-ai/hub.git",
 }
 
 
@@ -65,10 +62,10 @@ def find_local(uid: str) -> Path | None:
     return None
 
 
-def remote_url(name: names.Name, source: str | None = None) -> str:
-    """The URL of a uid's markdown in the remote hub index."""
+def remote_url(name: names.Name, source: str | None = None, branch: str | None = None) -> str:
+    """The URL of a uid's markdown in the remote hub index, on `branch` (default: `listing.branch_for`)."""
     template = settings.index_url() or INDEX_URLS["github" if source == "github" else "gitee"]
-    return template.format(branch=name.branch, uid=name.uid)
+    return template.format(branch=branch or listing.branch_for(name, source), uid=quote(name.uid))
 
 
 def lookup(name: names.Name, source: str | None = None, force_reload: bool = False) -> ModelInfo:
@@ -79,6 +76,9 @@ def lookup(name: names.Name, source: str | None = None, force_reload: bool = Fal
         local = find_local(name.uid)
         if local is not None:
             return parse_file(local)
+        era = _cached_path(remote_url(name, source, name.branch), name.uid)
+        if era.is_file() and not force_reload:  # cached from its era's branch: no branch listing needed
+            return parse_file(era)
         url = remote_url(name, source)
     else:
         url = name.url
@@ -114,8 +114,12 @@ def _cached_path(url: str, uid: str | None) -> Path:
     return cache.root().joinpath("metadata", key, *tail)
 
 
-def list_uids(version: str | None = None, force_reload: bool = False) -> list[str]:
-    """Every uid of the local hub roots and of the remote index branch for `version`."""
+def list_uids(version: str | None = None, force_reload: bool = False, local_only: bool = False) -> list[str]:
+    """Every uid of the local hub roots and of the remote index branch for `version`.
+
+    The remote part comes from `listing.branches`; IndexUnavailableError when it cannot be had,
+    unless `local_only` (or offline), which lists the local roots and the cached listing only.
+    """
     wanted = None if version in (None, "master") else str(version).lstrip("vr")
     branch = "master" if wanted is None else "r" + wanted
     found = set()
@@ -123,47 +127,21 @@ def list_uids(version: str | None = None, force_reload: bool = False) -> list[st
         found |= _uids_under(root / "assets")
     if wanted is not None:
         found = {uid for uid in found if uid.split("/")[-2].lstrip("vr") == wanted}
-    remote = _remote_assets(branch, force_reload)
-    if remote is not None:
-        found |= _uids_under(remote)
+    remote = listing.branches(force_reload=force_reload, local_only=local_only)
+    if remote is None:
+        log.info("listing the local hub roots only: the remote index is not cached, and %s",
+                 "offline" if settings.offline() else "local_only was asked")
+    elif branch not in remote:
+        if not local_only and not settings.offline():
+            raise IndexUnavailableError(f"the hub index {listing.index_repo()} has no branch {branch} "
+                                        f"(it has {', '.join(sorted(remote))})")
+    else:
+        found |= set(remote[branch])
     return sorted(found)
 
 
-def _remote_assets(branch: str, force_reload: bool) -> Path | None:
-    """The remote index's ``mshub_res/assets`` at `branch`, fetched once and cached."""
-    url = settings.index_repo() or INDEX_REPOS["gitee"]
-    urls.check(url, settings.INDEX_REPO)  # a bad setting is an error, not a warning: file:// and plain http elsewhere are refused
-    key = hashlib.sha256(f"{url}\n{branch}".encode()).hexdigest()[:16]
-    dest = cache.root() / "index" / key / "assets"
-    if repo.fetched_commit(dest) is not None and not force_reload:
-        return dest
-    if settings.offline():
-        log.info("offline: listing local hub roots only (the remote index %s is not cached)", url)
-        return None
-    try:
-        repo.fetch_folder(repo.RepoLink(url, branch, "mshub_res/assets"), dest, cache.root())
-    except (HubError, OSError) as error:
-        log.warning("could not list the remote hub index %s at %s: %s", url, branch, error)
-        return None
-    return dest
-
-
 def _uids_under(assets: Path) -> set[str]:
-    """uids of the English markdown files under an ``assets`` folder.
-
-    Only paths that `names.parse` reads back as the same uid are listed: a file named with a
-    newline, an escape sequence or a space in a fetched index never reaches a terminal or `load`.
-    """
+    """uids of the English markdown files under a local ``assets`` folder (see `listing.uids_of`)."""
     if not assets.is_dir():
         return set()
-    uids = set()
-    for path in assets.rglob("*.md"):
-        relative = path.relative_to(assets).with_suffix("").as_posix()
-        if len(relative.split("/")) not in (3, 4) or relative.endswith("_cn"):
-            continue
-        try:
-            if names.parse(relative).uid == relative:
-                uids.add(relative)
-        except (ValueError, TypeError):
-            log.info("skipping %s in the hub index: not a uid", names.printable(relative))
-    return uids
+    return listing.uids_of([path.relative_to(assets).as_posix() for path in assets.rglob("*.md")])

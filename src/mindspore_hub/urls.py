@@ -94,14 +94,26 @@ def _scheme_and_host(url: str, what: str) -> tuple[str, str]:
 
 def asset_url(link: str) -> str:
     """Where an asset link is fetched from: the link after MSHUB_MIRRORS, checked by `check`."""
-    return check(apply_mirrors(link), "asset link")
+    return mirrored(link, "asset link")
+
+
+def mirrored(url: str, what: str = "URL") -> str:
+    """Where `url` is fetched from: `url` after MSHUB_MIRRORS, then held to the policy (`check`).
+
+    The policy judges the URL that is fetched, so a mirror cannot bring in what a link could not:
+    rewriting to plain http elsewhere is refused as a plain http link is.
+    """
+    return check(apply_mirrors(url), what)
 
 
 def apply_mirrors(url: str) -> str:
     """`url` with the first matching MSHUB_MIRRORS prefix replaced.
 
     With MSHUB_MIRRORS='https://download.mindspore.cn=https://mirror.example/ms', the link
-    https://download.mindspore.cn/a.ckpt is fetched from https://mirror.example/ms/a.ckpt.
+    https://download.mindspore.cn/a.ckpt is fetched from https://mirror.example/ms/a.ckpt. The same
+    rules rewrite hub metadata URLs and the repositories of repo-links (git fetches), so
+    'https://gitee.com/mindspore=https://git.corp.example/mindspore' sends code fetches to a
+    corporate git mirror.
     """
     for prefix, replacement in settings.mirrors():
         if url.startswith(prefix):

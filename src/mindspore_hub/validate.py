@@ -24,8 +24,10 @@ from .errors import HubError, OfflineError, UnsafeNameError, UntrustedRepoError
 from .metadata import ASSET_FIELD, MetadataError, ModelInfo, normalize_version, parse_file
 
 __all__ = [
+    "InvalidMetadataError",
     "Problem",
     "add_arguments",
+    "check_file",
     "entry_problems",
     "find_markdown",
     "link_problems",
@@ -321,6 +323,34 @@ def validate_info(info: ModelInfo, path: str | None = None) -> list[Problem]:
     for rule in RULES:
         rule(found)
     return found.problems
+
+
+class InvalidMetadataError(HubError, ValueError):
+    """A markdown file with at least one error; `problems` lists every finding (a ValueError, as upstream's)."""
+
+    def __init__(self, path: str, problems: list[Problem]):
+        self.path, self.problems = path, problems
+        errors = [problem for problem in problems if problem.severity == ERROR]
+        super().__init__(f"{path}: {len(errors)} error(s) in the hub metadata:\n"
+                         + "\n".join(f"  {problem}" for problem in errors))
+
+
+def check_file(path: str | os.PathLike[str]) -> ModelInfo:
+    """The parsed file when it has no error (warnings allowed); `InvalidMetadataError` otherwise.
+
+    What upstream's ``CellInfo(md)`` and ``ValidMarkdown(md).check_markdown_file()`` do: read and
+    refuse a file that is broken.
+    """
+    path = os.fspath(path)
+    try:
+        info = parse_file(path)
+    except MetadataError as error:
+        raise InvalidMetadataError(path, [Problem(path, error.line or 1, error.field or "front-matter",
+                                                  error.message)]) from None
+    problems = validate_info(info, path)
+    if any(problem.severity == ERROR for problem in problems):
+        raise InvalidMetadataError(path, problems)
+    return info
 
 
 def _head(url: str, timeout: float) -> int:

@@ -1,0 +1,154 @@
+"""Getting a model: its network built by its entry, with verified weights (upstream's ``mindspore_hub.load``).
+
+`load`, `load_weights` and `download` check their arguments' types and the name's form before
+anything touches the network, raising TypeError and ValueError as upstream does.
+
+>>> from mindspore_hub.load import load_weights   # upstream's import path   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import cache, code, names, urls, weights
+from .errors import HubError
+from .info import info
+from .names import check_flags
+
+__all__ = ["load", "load_weights", "download", "verify"]
+
+
+def _get_network_from_cache(name: str, path: str | os.PathLike[str], *args, **kwargs):
+    """Upstream's helper: the network of the entry folder `path` (``hub_conf.py`` or ``mindspore_hub_conf.py``).
+
+    The folder is named by the caller, so its code is trusted as a ``source="local"`` folder is.
+    """
+    folder = Path(path).expanduser().resolve()
+    if code.entry_file(folder) is None:
+        raise ValueError(f"{folder} holds no {' or '.join(code.ENTRY_FILES)}")
+    return code.Entry(f"local folder {folder}", folder=folder).create(name, *args, **kwargs)
+
+
+def download(name: str | os.PathLike[str], source: str | None = None, force_reload: bool = False) -> str:
+    """The local path of the model's checkpoint, verified by sha256 (downloaded if needed)."""
+    check_flags(force_reload=force_reload)
+    return str(_checkpoint(info(name, source, force_reload), force_reload))
+
+
+def load_weights(network, handle: str | os.PathLike[str] | None = None, source: str | None = None,
+                 force_reload: bool = False, strict: bool = True):
+    """The verified checkpoint's weights: loaded into `network`, or returned as a dict.
+
+    Upstream's form, ``load_weights(network, handle)`` with an `nn.Cell`, loads the weights of
+    the model named `handle` into `network` (strictly unless ``strict=False``) and returns it.
+    ``load_weights(name)`` returns the parameters as `mindspore.load_checkpoint` does.
+    """
+    from mindspore import nn
+
+    check_flags(force_reload=force_reload, strict=strict)
+    if isinstance(network, nn.Cell):
+        if handle is None:
+            raise TypeError("load_weights(network, handle): name the model whose weights to load")
+        _load_checkpoint(network, info(handle, source, force_reload), force_reload, strict)
+        return network
+    if handle is not None:
+        raise TypeError(f"load_weights(network, handle) needs an nn.Cell, not {type(network).__name__}")
+    return _verified_params(info(network, source, force_reload), force_reload)[0]
+
+
+def load(name: str | os.PathLike[str], *args, source: str | None = None, pretrained: bool = True,
+         force_reload: bool = False, trust_repo: bool | None = None, strict: bool = True, **kwargs):
+    """Create the model's network with ``create_network(model_name, *args, **kwargs)`` and load its weights.
+
+    `source`: None (auto), 'gitee' or 'github' (remote index) or 'local' (`name` is a .md path).
+    `force_reload`: fetch remote metadata, code and weights again. `trust_repo`: allow running code
+    fetched from the metadata's repo-link (True; also remembered), refuse it (False), or rely on
+    MSHUB_TRUST_REPO / the trusted list (None). `strict`: raise if a network parameter is missing
+    from the checkpoint or has another shape; False loads what fits and logs the rest.
+    """
+    check_flags(pretrained=pretrained, force_reload=force_reload, strict=strict)
+    if trust_repo is not None:
+        check_flags(trust_repo=trust_repo)
+    meta = info(name, source, force_reload)
+    rehash = None
+    if pretrained:
+        _check_asset(checkpoint_asset(meta))  # before any of the model's code is fetched or run
+        rehash = _start_rehash(meta, force_reload)  # a cached checkpoint is re-hashed from now on...
+    entry = code.find_entry(meta, trust_repo=trust_repo, force_reload=force_reload)
+    network = entry.create(meta.model_name, *args, **kwargs)  # ...while the network is built
+    if pretrained:
+        _load_checkpoint(network, meta, force_reload, strict, rehash)
+    return network
+
+
+def verify(name: str | os.PathLike[str], source: str | None = None) -> bool:
+    """Re-hash a cached checkpoint (by model name, or a path in the cache); delete it if it is corrupt."""
+    text = os.fspath(name)
+    candidate = Path(text).expanduser()
+    in_cache = candidate.is_file() and (cache.root() / "assets").resolve() in candidate.resolve().parents
+    if not text.endswith(".md") and (in_cache or (names.is_explicit_path(text) and candidate.is_file())):
+        return cache.verify(candidate)  # a path; a file elsewhere that is named like a uid is not one
+    asset = checkpoint_asset(info(name, source))
+    path = cache.asset_path(asset.asset_sha256, asset.file_name)
+    if not path.is_file():
+        raise HubError(f"{name} is not in the cache ({path}); nothing to verify")
+    return cache.verify(path)
+
+
+def checkpoint_asset(meta):
+    """The metadata's checkpoint asset (the first with file-format ckpt, else the first)."""
+    if not meta.assets:
+        raise HubError(f"{meta.path or meta.model_name} lists no asset; load it with pretrained=False")
+    return next((asset for asset in meta.assets if asset.file_format == "ckpt"), meta.assets[0])
+
+
+def _check_asset(asset) -> None:
+    """Refuse an asset whose sha256, file name or link (after mirrors) the download would refuse."""
+    cache.asset_path(asset.asset_sha256, asset.file_name)
+    urls.asset_url(asset.asset_link)
+
+
+def _checkpoint(meta, force_reload: bool) -> Path:
+    asset = checkpoint_asset(meta)
+    return cache.fetch(asset.asset_link, asset.asset_sha256, asset.file_name, force=force_reload,
+                       label=meta.uid or meta.model_name)
+
+
+def _load_checkpoint(network, meta, force_reload: bool, strict: bool, rehash=None) -> None:
+    """Load the model's verified checkpoint into `network`."""
+    params, path = _verified_params(meta, force_reload, rehash)
+    weights.load_into(network, params, strict=strict, source=path)
+
+
+def _start_rehash(meta, force_reload: bool):
+    """A `cache.Rehash` of the cached checkpoint, or None (not cached, or about to be fetched again)."""
+    if force_reload:
+        return None
+    asset = checkpoint_asset(meta)
+    return cache.Rehash.start(asset.asset_sha256, asset.file_name)
+
+
+def _verified_params(meta, force_reload: bool, rehash=None) -> tuple[dict, str]:
+    """The checkpoint's parameters, parsed from bytes whose sha256 was checked, and its path.
+
+    A cached copy is re-hashed on a worker thread (started by the caller before it built the network,
+    or here) while MindSpore parses it; the parameters are kept only if the hash matched and the file
+    did not change meanwhile. A corrupt copy is deleted and downloaded again; a download is hashed as
+    it arrives.
+    """
+    import mindspore
+
+    if rehash is None:
+        rehash = _start_rehash(meta, force_reload)
+    if rehash is not None:
+        try:
+            params = mindspore.load_checkpoint(str(rehash.path))
+        except Exception:
+            if rehash.ok():
+                raise  # the bytes are the published ones: MindSpore's own error is the answer
+        else:
+            if rehash.ok():
+                return params, str(rehash.path)
+    path = str(_checkpoint(meta, force_reload))
+    return mindspore.load_checkpoint(path), path
