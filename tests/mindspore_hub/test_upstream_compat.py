@@ -1,0 +1,141 @@
+"""Upstream's names and behaviours: import paths, CellInfo, argument checks before the network,
+hub_list raising, and 4-part uids routed to the index branch that holds them."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+import pytest
+
+import mindspore_hub as mshub
+from mindspore_hub import listing, manage, names
+from mindspore_hub.errors import IndexUnavailableError, OfflineError
+from tests.mindspore_hub.models import commit_repo, git, write_md
+
+SSD_UID = "mindspore/ascend/1.3/ssdresnet50_v1.3_coco2017"
+
+
+def test_upstream_import_paths_and_names():
+    from mindspore_hub.info import CellInfo, info
+    from mindspore_hub.list import hub_list
+    from mindspore_hub.load import load, load_weights
+
+    assert (load, load_weights, hub_list, info) == (mshub.load, mshub.load_weights, mshub.hub_list, mshub.info)
+    assert callable(mshub.load) and callable(mshub.info)  # still our functions, not the modules
+    assert CellInfo.__module__ == "mindspore_hub.info"
+    assert mshub.__version__ == importlib.metadata.version("ssd-resnet50-hub")
+
+
+def test_manage_cache_dir_reads_and_moves_the_cache(tmp_path, hub_dir):
+    assert manage.CACHE_DIR == manage.get_hub_dir() == str(hub_dir)
+    manage.set_hub_dir(tmp_path / "a")
+    assert manage.CACHE_DIR == str(tmp_path / "a")
+    manage.CACHE_DIR = str(tmp_path / "b")  # upstream code assigns the variable
+    assert manage.get_hub_dir() == str(tmp_path / "b")
+    manage.set_hub_dir(None)
+    assert manage.get_hub_dir() == str(hub_dir)
+
+
+def test_cell_info_has_upstream_attributes_on_our_model_info():
+    from mindspore_hub.info import CellInfo
+
+    cell = CellInfo(mshub.info(SSD_UID).path)
+    assert (cell.name, cell.type, cell.dataset, cell.fine_tunable) == ("ssd_resnet50", "cv", "coco2017", True)
+    assert cell.repo_link.startswith("https://gitee.com/mindspore/")
+    asset = cell.asset[cell.asset_id]
+    assert asset["file-format"] == "ckpt" and len(asset["asset-sha256"]) == 64
+    assert asset["asset-link"].startswith("https://download.mindspore.cn/")
+    assert cell.model_info.uid == SSD_UID
+
+
+def test_cell_info_refuses_a_broken_card_with_a_value_error(tmp_path):
+    from mindspore_hub.info import CellInfo
+    from mindspore_hub._utils.check import ValidMarkdown
+
+    card = write_md(tmp_path / "assets" / "tests" / "cpu" / "1.0" / "bad.md", "bad", "https://h.example/a.ckpt",
+                    "abc12345")
+    with pytest.raises(ValueError, match=r"bad.md:\d+: asset-sha256: must be exactly 64"):
+        CellInfo(card)
+    with pytest.raises(ValueError, match="asset-sha256"):
+        ValidMarkdown(card).check_markdown_file()
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: mshub.load("https://www.baidu.com"), ValueError, "not a model name"),
+    (lambda: mshub.load("https://gitee.com/mindspore/hub/raw/master/mshub_res/assets/mindspore"), ValueError,
+     "not a model name"),
+    (lambda: mshub.load("test/test/test"), ValueError, "version like 1.3"),
+    (lambda: mshub.load(1), TypeError, "non-empty string"),
+    (lambda: mshub.load(SSD_UID, pretrained="True"), TypeError, "pretrained must be True or False"),
+    (lambda: mshub.load(SSD_UID, force_reload=1.0), TypeError, "force_reload must be True or False"),
+    (lambda: mshub.load(SSD_UID, trust_repo="yes"), TypeError, "trust_repo"),
+    (lambda: mshub.info(SSD_UID, force_reload=1), TypeError, "force_reload"),
+    (lambda: mshub.hub_list(force_reload="no"), TypeError, "force_reload"),
+    (lambda: mshub.load_weights(SSD_UID, force_reload=0), TypeError, "force_reload"),
+])
+def test_arguments_and_names_are_checked_before_any_network_access(call, error, words, no_network):
+    with pytest.raises(error, match=words):
+        call()
+    assert no_network == []
+
+
+def test_a_hub_page_url_names_its_uid():
+    assert names.parse("https://hub.mindspore.com/mindspore/ascend/1.0/googlenet_v1_cifar10").uid == \
+        "mindspore/ascend/1.0/googlenet_v1_cifar10"
+
+
+def test_hub_list_raises_when_the_remote_index_is_unreachable_unless_local(publish, monkeypatch, no_network):
+    model = publish()  # MSHUB_INDEX_REPO is unreachable here
+    with pytest.raises(IndexUnavailableError, match="could not list the remote hub index") as caught:
+        mshub.hub_list()
+    assert isinstance(caught.value, ConnectionError)
+    assert model.uid in mshub.hub_list(local_only=True)
+    monkeypatch.setenv("MSHUB_OFFLINE", "1")
+    assert model.uid in mshub.hub_list()  # offline asks for local listing
+
+
+def _index(tmp_path, server, branches: dict[str, list[str]]) -> str:
+    """A hub index repository served over git, with `branches` {branch: uids}; returns its URL."""
+    root = tmp_path / "git" / "hub"
+    root.mkdir(parents=True)
+    for number, (branch, uids) in enumerate(branches.items()):
+        if number:
+            git(root, "checkout", "-q", "--orphan", branch)
+            git(root, "rm", "-rqf", ".")
+        for uid in uids:
+            write_md(root / "mshub_res" / "assets" / f"{uid}.md", uid.split("/")[-1], "https://h.example/a.ckpt",
+                     "1" * 64)
+        if number == 0:
+            commit_repo(root, branch)
+        else:
+            git(root, "add", "-A")
+            git(root, "commit", "-qm", branch)
+    return server.add_git(root)
+
+
+def test_four_part_uids_go_to_a_branch_that_has_them_learned_once(tmp_path, server, monkeypatch):
+    uid = "tests/cpu/0.7/old_net"  # there is no r0.7 branch, as on the real hub
+    monkeypatch.setenv("MSHUB_INDEX_REPO", _index(tmp_path, server, {"master": ["tests/1.9/new_net"],
+                                                                        "r1.1": [uid], "r1.3": [uid]}))
+    monkeypatch.setenv("MSHUB_INDEX_URL", server.url("/{branch}/{uid}.md"))
+    text = write_md(tmp_path / "scratch.md", "old_net", "https://h.example/a.ckpt", "1" * 64).read_bytes()
+    server.add(f"/r1.3/{uid}.md", text)
+    assert mshub.info(uid).model_name == "old_net"  # the newest release branch holding it
+    git_requests = len([r for r in server.requests if r[1].startswith("/git/")])
+    assert git_requests > 0
+    assert mshub.info("tests/cpu/0.7/old_net", force_reload=True).model_name == "old_net"
+    assert len([r for r in server.requests if r[1].startswith("/git/")]) == git_requests  # the listing is cached
+    assert "tests/1.9/new_net" in mshub.hub_list() and uid not in mshub.hub_list()
+    assert uid in mshub.hub_list("1.3") and uid in mshub.hub_list("r1.1")
+
+    monkeypatch.setenv("MSHUB_OFFLINE", "1")  # offline: the cached listing still routes
+    assert listing.branch_for(names.parse("tests/cpu/0.7/old_net")) == "r1.3"
+    assert listing.branch_for(names.parse("tests/cpu/0.7/absent")) == "r0.7"
+
+
+def test_without_a_listing_the_era_branch_is_used(server, monkeypatch, tmp_path):
+    monkeypatch.setenv("MSHUB_OFFLINE", "1")
+    assert listing.branch_for(names.parse("tests/cpu/1.0/x")) == "r1.0"
+    with pytest.raises(OfflineError):
+        mshub.info("tests/cpu/1.0/x")
