@@ -71,7 +71,8 @@ def remote_url(name: names.Name, source: str | None = None, branch: str | None =
 def lookup(name: names.Name, source: str | None = None, force_reload: bool = False) -> ModelInfo:
     """The parsed metadata for a parsed name, fetching and caching it if it is remote."""
     if name.path is not None:
-        return parse_file(name.path)
+        twin = names.english_twin(str(name.path))
+        return parse_file(twin if twin is not None and Path(twin).is_file() else name.path)
     if name.uid is not None:
         local = find_local(name.uid)
         if local is not None:
@@ -81,7 +82,7 @@ def lookup(name: names.Name, source: str | None = None, force_reload: bool = Fal
             return parse_file(era)
         url = remote_url(name, source)
     else:
-        url = name.url
+        url = names.english_twin(name.url) or name.url  # upstream reads a Chinese card's English twin
     cached = _cached_path(url, name.uid)
     if cached.is_file() and not force_reload:
         return parse_file(cached)

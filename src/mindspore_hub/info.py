@@ -6,6 +6,7 @@ stays the function: the package imports it from here, as it imports `load` from 
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -14,11 +15,17 @@ from .metadata import ModelInfo
 
 __all__ = ["CellInfo", "info"]
 
+log = logging.getLogger(__name__)
+
 
 def info(name: str | os.PathLike[str], source: str | None = None, force_reload: bool = False) -> ModelInfo:
     """The parsed metadata (`ModelInfo`) of a uid, a URL to a .md, or a local .md path."""
     names.check_flags(force_reload=force_reload)
-    return index.lookup(names.parse(name, source), source, force_reload)
+    meta = index.lookup(names.parse(name, source), source, force_reload)
+    for field, first, line in meta.duplicates:
+        log.warning("%s:%d: %s repeats the field of line %d; using the last value, as upstream does",
+                    names.printable(meta.path), line, names.printable(field), first)
+    return meta
 
 
 class CellInfo:

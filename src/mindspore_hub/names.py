@@ -109,6 +109,16 @@ def check_flags(**flags) -> None:
             raise TypeError(f"{name} must be True or False, not {value!r} ({type(value).__name__})")
 
 
+def english_twin(text: str) -> str | None:
+    """``x.md`` for a Chinese card ``x_cn.md`` (a path or URL), else None: upstream reads the English one.
+
+    >>> english_twin("assets/mindspore/1.9/lenet_cn.md")
+    'assets/mindspore/1.9/lenet.md'
+    """
+    match = re.fullmatch(r"(.*)_cn\.md", text, re.IGNORECASE | re.DOTALL)
+    return f"{match.group(1)}.md" if match else None
+
+
 def is_explicit_path(text: str) -> bool:
     """True when `text` asks for a local file: it ends with ``.md``, starts ``./``, ``../`` or ``~``, or
     is an absolute path to a file (``/publisher/version/model/``, with no such file, is still a uid).

@@ -4,6 +4,7 @@ hub_list raising, and 4-part uids routed to the index branch that holds them."""
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,24 @@ def test_without_a_listing_the_era_branch_is_used(server, monkeypatch, tmp_path)
     assert listing.branch_for(names.parse("tests/cpu/1.0/x")) == "r1.0"
     with pytest.raises(OfflineError):
         mshub.info("tests/cpu/1.0/x")
+
+
+def test_a_card_with_a_duplicate_key_is_read_with_a_warning_and_the_last_value(publish, caplog):
+    model = publish()
+    text = model.md.read_text()
+    model.md.write_text(text.replace("author: tests\n", "author: first\nauthor: tests\nevaluation: -\n"))
+    with caplog.at_level(logging.WARNING, logger="mindspore_hub"):
+        meta = mshub.info(model.uid)
+    assert meta.author == "tests" and meta.fields["evaluation"] == "-"
+    assert "repeats the field of line" in caplog.text and "author" in caplog.text
+
+
+def test_a_model_name_with_a_space_is_a_uid_and_is_fetched_percent_encoded(server, monkeypatch, tmp_path):
+    monkeypatch.setenv("MSHUB_INDEX_URL", server.url("/{branch}/{uid}.md"))
+    text = write_md(tmp_path / "scratch.md", "spaced", "https://h.example/a.ckpt", "1" * 64).read_bytes()
+    server.add("/master/tests/1.0/with%20space.md", text)
+    assert names.parse("tests/1.0/with space").uid == "tests/1.0/with space"
+    assert mshub.info("tests/1.0/with space").model_name == "spaced"
+    for bad in ("tests/1.0/ leading", "te sts/1.0/x", "tests/1.0/a\tb"):
+        with pytest.raises(ValueError, match="not a model name"):
+            names.parse(bad)
