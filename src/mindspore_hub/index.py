@@ -33,13 +33,13 @@ INDEX_URLS = {
 def local_roots() -> list[Path]:
     """Local hub roots in search order (each holds an ``assets/`` tree)."""
     roots = settings.res_dirs()
-    packaged = _packaged_root()
+    packaged = packaged_root()
     if packaged is not None:
         roots.append(packaged)
     return roots
 
 
-def _packaged_root() -> Path | None:
+def packaged_root() -> Path | None:
     """This project's mshub_res: package data when installed, the checkout's folder otherwise."""
     try:
         # a namespace package (no __init__.py): joinpath gives a real path inside it
