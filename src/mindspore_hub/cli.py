@@ -13,7 +13,7 @@ import sys
 
 import mindspore_hub as mshub
 
-from . import cache, manage, names, trust
+from . import cache, manage, names, trust, urls
 from .errors import HubError, IndexUnavailableError
 from .load import checkpoint_asset
 
@@ -94,8 +94,11 @@ def _list(args) -> int:
 def _info(args) -> int:
     meta = mshub.info(args.name, args.source, args.force_reload)
     fields = {key: value for key, value in meta.fields.items()}
+    fetched = checkpoint_asset(meta) if meta.assets else None
+    will_fetch = fetched and {"url": urls.apply_mirrors(fetched.asset_link), "sha256": fetched.asset_sha256}
     if args.json:  # JSON escapes control characters itself
-        print(json.dumps({"uid": meta.uid, "path": meta.path, "fields": fields}, indent=2, default=str))
+        print(json.dumps({"uid": meta.uid, "path": meta.path, "fields": fields, "will_fetch": will_fetch},
+                         indent=2, default=str))
         return 0
     _show(f"uid: {meta.uid}")
     _show(f"metadata: {meta.path}")
@@ -104,6 +107,8 @@ def _info(args) -> int:
             _show(f"{key}: {value}")
     for asset in meta.assets:
         _show(f"asset: {asset.file_format} {asset.asset_link} sha256={asset.asset_sha256}")
+    if will_fetch:
+        _show(f"will fetch: {will_fetch['url']} sha256={will_fetch['sha256']}")
     return 0
 
 

@@ -23,7 +23,14 @@ class OfflineError(HubError):
 
 
 class DownloadError(HubError):
-    """A transfer failed for good (after retries) or was refused before it started."""
+    """A transfer failed for good (after retries) or was refused before it started.
+
+    `status` is the HTTP status that ended it, when a server answered one (404...), else None.
+    """
+
+    def __init__(self, *args, status: int | None = None):
+        super().__init__(*args)
+        self.status = status
 
 
 class ChecksumError(DownloadError):

@@ -1,7 +1,8 @@
 """Finding a model's metadata, and listing the models a hub offers.
 
 Lookup order for a uid: the local hub roots (directories in MSHUB_RES_DIRS, then this
-project's ``mshub_res`` shipped as package data), then a copy cached from the remote hub
+project's ``mshub_res`` shipped as package data; skipped when the caller names a remote
+``source``, 'gitee' or 'github', so that upstream's current card is read), then a copy cached from the remote hub
 index, then the remote hub index itself (gitee by default, GitHub with ``source='github'``,
 any endpoint with MSHUB_INDEX_URL), on the branch of the uid's era (``r1.3`` for
 ``mindspore/ascend/1.3/...``, ``master`` for 3-part uids) or, for a 4-part uid that branch does
@@ -74,7 +75,7 @@ def lookup(name: names.Name, source: str | None = None, force_reload: bool = Fal
         twin = names.english_twin(str(name.path))
         return parse_file(twin if twin is not None and Path(twin).is_file() else name.path)
     if name.uid is not None:
-        local = find_local(name.uid)
+        local = find_local(name.uid) if source is None else None  # 'gitee'/'github': the remote index's card
         if local is not None:
             return parse_file(local)
         era = _cached_path(remote_url(name, source, name.branch), name.uid)

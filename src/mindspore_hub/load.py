@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from . import cache, code, names, urls, weights
-from .errors import HubError
+from .errors import DownloadError, HubError
 from .info import info
 from .names import check_flags
 
@@ -111,8 +111,35 @@ def _check_asset(asset) -> None:
 
 def _checkpoint(meta, force_reload: bool) -> Path:
     asset = checkpoint_asset(meta)
-    return cache.fetch(asset.asset_link, asset.asset_sha256, asset.file_name, force=force_reload,
-                       label=meta.uid or meta.model_name)
+    try:
+        return cache.fetch(asset.asset_link, asset.asset_sha256, asset.file_name, force=force_reload,
+                           label=meta.uid or meta.model_name)
+    except DownloadError as error:
+        if error.status != 404:
+            raise
+        raise DownloadError(f"{error}\n{_gone_hint(meta, asset)}", status=404) from error
+
+
+def _gone_hint(meta, asset) -> str:
+    """What to do when a card's checkpoint answers 404: whether the hub's current card names another one.
+
+    The weights are never switched for the user: the hint names the newer checkpoint and the call
+    that loads it, and the user decides.
+    """
+    if meta.uid is None:
+        return "The checkpoint this card names is gone; ask its publisher for a current card."
+    how = f"mshub.load({meta.uid!r}, source='gitee')"
+    try:
+        current = info(meta.uid, source="gitee", force_reload=True)
+        newer = checkpoint_asset(current)
+    except (HubError, OSError, ValueError) as error:
+        return (f"The hub's current card for {meta.uid} may name a newer checkpoint; it could not be read "
+                f"({names.printable(str(error).splitlines()[0])}). When it can: `mshub info {meta.uid} "
+                f"--source gitee` shows it and {how} loads it.")
+    if newer.asset_sha256.lower() == asset.asset_sha256.lower():
+        return f"The hub's current card for {meta.uid} names the same checkpoint; it is gone upstream too."
+    return (f"A newer checkpoint exists upstream: the hub's current card for {meta.uid} names {newer.asset_link} "
+            f"(sha256 {newer.asset_sha256}). Nothing was switched for you: load that one with {how}.")
 
 
 def _load_checkpoint(network, meta, force_reload: bool, strict: bool, rehash=None) -> None:

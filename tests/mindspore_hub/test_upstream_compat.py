@@ -4,6 +4,7 @@ hub_list raising, and 4-part uids routed to the index branch that holds them."""
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import logging
 from pathlib import Path
 
@@ -11,8 +12,8 @@ import pytest
 
 import mindspore_hub as mshub
 from mindspore_hub import listing, manage, names
-from mindspore_hub.errors import IndexUnavailableError, OfflineError
-from tests.mindspore_hub.models import commit_repo, git, write_md
+from mindspore_hub.errors import DownloadError, IndexUnavailableError, OfflineError
+from tests.mindspore_hub.models import checkpoint_bytes, commit_repo, git, sha256, tiny_params, write_md
 
 SSD_UID = "mindspore/ascend/1.3/ssdresnet50_v1.3_coco2017"
 
@@ -161,3 +162,49 @@ def test_a_model_name_with_a_space_is_a_uid_and_is_fetched_percent_encoded(serve
     for bad in ("tests/1.0/ leading", "te sts/1.0/x", "tests/1.0/a\tb"):
         with pytest.raises(ValueError, match="not a model name"):
             names.parse(bad)
+
+
+def test_mshub_info_shows_the_checkpoint_it_will_fetch(capsys, monkeypatch):
+    from mindspore_hub import cli
+
+    assert cli.main(["info", SSD_UID]) == 0
+    out = capsys.readouterr().out
+    assert ("will fetch: https://download.mindspore.cn/model_zoo/r1.3/temp/ssdresnet50_ascend_v130_coco2017_research_cv"
+            "_bs_32_acc31/ssdresnet50_ascend_v130_coco2017_research_cv_bs_32_acc31.ckpt sha256=f4208754") in out
+    monkeypatch.setenv("MSHUB_MIRRORS", "https://download.mindspore.cn=https://mirror.example/ms")
+    assert cli.main(["info", "--json", SSD_UID]) == 0
+    assert json.loads(capsys.readouterr().out)["will_fetch"]["url"].startswith("https://mirror.example/ms/model_zoo/")
+
+
+def _current_card(server, monkeypatch, tmp_path, model, body: bytes) -> str:
+    """Serve the 'hub's current card' for `model`'s uid, naming a checkpoint with `body`; return its sha256."""
+    monkeypatch.setenv("MSHUB_INDEX_URL", server.url("/index/{branch}/{uid}.md"))
+    link = server.add("/files/newer.ckpt", body)
+    digest = sha256(body)
+    server.add(f"/index/r1.0/{model.uid}.md", write_md(tmp_path / "current.md", "tiny_a", link, digest).read_bytes())
+    return digest
+
+
+def test_a_gone_checkpoint_names_the_newer_one_upstream_and_never_switches(publish, server, monkeypatch, tmp_path):
+    model = publish()
+    server.routes.pop(model.path)  # the card's checkpoint answers 404
+    newer = tiny_params(seed=5)
+    digest = _current_card(server, monkeypatch, tmp_path, model, checkpoint_bytes(newer))
+    with pytest.raises(DownloadError, match="HTTP 404") as caught:
+        mshub.load(model.uid)
+    message = str(caught.value)
+    assert caught.value.status == 404
+    assert f"A newer checkpoint exists upstream" in message and digest in message and "/files/newer.ckpt" in message
+    assert f"mshub.load('{model.uid}', source='gitee')" in message and "Nothing was switched" in message
+    assert not server.gets("/files/newer.ckpt")  # named, not fetched
+    network = mshub.load(model.uid, pretrained=False)  # the user's choice: the current card's weights, its sha256
+    mshub.load_weights(network, model.uid, source="gitee")
+    assert (network.dense.weight.asnumpy() == newer["dense.weight"]).all()
+
+
+def test_a_gone_checkpoint_that_the_current_card_names_too_says_so(publish, server, monkeypatch, tmp_path):
+    model = publish()
+    _current_card(server, monkeypatch, tmp_path, model, model.body)
+    server.routes.pop(model.path)
+    with pytest.raises(DownloadError, match="names the same checkpoint; it is gone upstream too"):
+        mshub.download(model.uid)
