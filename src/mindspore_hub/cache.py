@@ -90,11 +90,13 @@ def locked(key: str, watch: Path | None = None):
         lock.release()
 
 
-def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str | None = None) -> Path:
+def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str | None = None,
+          adopt: Path | None = None) -> Path:
     """The verified local copy of an asset, downloaded at most once across processes.
 
     `force` downloads it again, but a verified copy is replaced only by a verified new one: if the
-    download fails, the old file is still there.
+    download fails, the old file is still there. `adopt` names a copy outside the cache (upstream's
+    ``~/.mscache``) taken instead of a download when its sha256 matches (`_adopt`).
     """
     path = asset_path(sha256, file_name)
     sha256 = path.parent.name
@@ -110,6 +112,8 @@ def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str
                     return path  # another process finished it while we waited
                 if safefile.regular_stat(path) is not None and _verify(path, sha256):
                     return path
+                if adopt is not None and _adopt(adopt, path, sha256):
+                    return path
             safefile.clear(path)  # a link there is never trusted nor written through
             try:
                 fetch_file(url, path, sha256, label=label, restart=force)
@@ -122,6 +126,42 @@ def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str
         except BaseException:
             _prune(path.parent)  # only if empty: a resumable .part stays
             raise
+
+
+def _adopt(candidate: Path, path: Path, sha256: str) -> bool:
+    """Take `candidate`, a file outside the cache, as the asset `path` if its sha256 is `sha256`.
+
+    For a caller holding the asset's lock. The candidate is hard-linked (else copied) under a temporary
+    name beside `path`, that file is hashed, and only on a match renamed into place and marked; it is
+    never used unverified. A link, a missing file or a mismatch leaves the candidate alone (False).
+    """
+    if safefile.regular_stat(candidate) is None:
+        return False
+    temporary = path.with_name(f"{safefile.TEMPORARY_PREFIX}adopt-{path.name}{safefile.TEMPORARY_SUFFIX}")
+    safefile.clear(temporary)
+    try:
+        try:
+            os.link(candidate, temporary, follow_symlinks=False)
+        except OSError:  # another file system, or links not allowed: copy, never through a link
+            with safefile.open_read(candidate) as source, open(temporary, "xb") as target:
+                while chunk := source.read(1 << 20):
+                    target.write(chunk)
+        with safefile.open_read(temporary) as handle:
+            identity = safefile.identity(os.fstat(handle.fileno()))
+            matched = hashes.file_sha256(handle) == sha256
+        if not matched:
+            log.warning("%s is not the checkpoint with sha256 %s; not adopting it (it is left as it is)",
+                        candidate, sha256)
+            return False
+        os.replace(temporary, path)
+        _mark(path, sha256, identity)
+        log.info("adopted %s (sha256 verified) as %s", candidate, path)
+        return True
+    except (OSError, HubError) as error:
+        log.info("could not adopt %s: %s", candidate, error)
+        return False
+    finally:
+        safefile.clear(temporary)
 
 
 def verify(path: str | os.PathLike[str]) -> bool:

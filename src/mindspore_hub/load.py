@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import cache, code, names, urls, weights
+from . import cache, code, names, settings, urls, weights
 from .errors import DownloadError, HubError
 from .info import info
 from .names import check_flags
@@ -113,11 +113,22 @@ def _checkpoint(meta, force_reload: bool) -> Path:
     asset = checkpoint_asset(meta)
     try:
         return cache.fetch(asset.asset_link, asset.asset_sha256, asset.file_name, force=force_reload,
-                           label=meta.uid or meta.model_name)
+                           label=meta.uid or meta.model_name, adopt=_upstream_copy(meta, asset))
     except DownloadError as error:
         if error.status != 404:
             raise
         raise DownloadError(f"{error}\n{_gone_hint(meta, asset)}", status=404) from error
+
+
+def _upstream_copy(meta, asset) -> Path | None:
+    """Where upstream's mindspore_hub keeps this checkpoint: ``<its cache>/<uid's folders>/<file>``.
+
+    `cache.fetch` adopts that file only if its sha256 matches (upstream keeps files that failed theirs).
+    """
+    base = settings.upstream_cache()
+    if base is None or meta.uid is None:
+        return None
+    return base.joinpath(*meta.uid.split("/")[:-1], asset.file_name)
 
 
 def _gone_hint(meta, asset) -> str:

@@ -208,3 +208,42 @@ def test_a_gone_checkpoint_that_the_current_card_names_too_says_so(publish, serv
     server.routes.pop(model.path)
     with pytest.raises(DownloadError, match="names the same checkpoint; it is gone upstream too"):
         mshub.download(model.uid)
+
+
+def _upstream_copy(tmp_path, model, body: bytes) -> Path:
+    """Put `body` where upstream's mindspore_hub keeps `model`'s checkpoint (MSHUB_UPSTREAM_CACHE, conftest)."""
+    path = tmp_path.joinpath("mscache", *model.uid.split("/")[:-1], Path(model.path).name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    return path
+
+
+def test_a_checkpoint_in_upstreams_cache_is_adopted_once_its_sha256_matches(publish, server, tmp_path, hashed_files):
+    model = publish()
+    copy = _upstream_copy(tmp_path, model, model.body)
+    path = Path(mshub.download(model.uid))
+    assert server.gets(model.path) == []  # not downloaded again
+    assert path.read_bytes() == model.body and copy.read_bytes() == model.body
+    assert mshub.verify(model.uid)
+    assert hashed_files == 2  # hashed when adopted, and by verify
+
+
+def test_a_copy_in_upstreams_cache_that_does_not_match_is_never_used(publish, server, tmp_path, caplog):
+    model = publish()
+    copy = _upstream_copy(tmp_path, model, b"upstream kept a file that failed its hash")
+    with caplog.at_level(logging.WARNING, logger="mindspore_hub"):
+        path = Path(mshub.download(model.uid))
+    assert len(server.gets(model.path)) == 1 and path.read_bytes() == model.body
+    assert copy.read_bytes() == b"upstream kept a file that failed its hash"  # left alone
+    assert "not adopting it" in caplog.text
+
+
+def test_a_link_in_upstreams_cache_is_not_followed(publish, server, tmp_path):
+    model = publish()
+    target = tmp_path / "elsewhere.ckpt"
+    target.write_bytes(model.body)
+    link = _upstream_copy(tmp_path, model, b"")
+    link.unlink()
+    link.symlink_to(target)
+    mshub.download(model.uid)
+    assert len(server.gets(model.path)) == 1

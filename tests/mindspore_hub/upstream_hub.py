@@ -176,7 +176,7 @@ class GeneratedHub:
         """The environment of a process that uses this hub: our own settings only, nothing else leaves 127.0.0.1."""
         env = {key: value for key, value in os.environ.items() if not key.startswith("MSHUB_")}
         env.update(MSHUB_DIR=str(hub_dir), MSHUB_MIRRORS=self.mirrors(), MSHUB_NO_PROGRESS="1",
-                   MSHUB_RETRIES="1", MSHUB_TIMEOUT="10",
+                   MSHUB_RETRIES="1", MSHUB_TIMEOUT="10", MSHUB_UPSTREAM_CACHE="",
                    # anything not mirrored would go to a closed port (requests and git honour these)
                    https_proxy="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
                    http_proxy="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9",
