@@ -91,12 +91,13 @@ def locked(key: str, watch: Path | None = None):
 
 
 def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str | None = None,
-          adopt: Path | None = None) -> Path:
+          adopt: tuple[Path, ...] = ()) -> Path:
     """The verified local copy of an asset, downloaded at most once across processes.
 
     `force` downloads it again, but a verified copy is replaced only by a verified new one: if the
-    download fails, the old file is still there. `adopt` names a copy outside the cache (upstream's
-    ``~/.mscache``) taken instead of a download when its sha256 matches (`_adopt`).
+    download fails, the old file is still there. `adopt` names copies outside the cache (beside a
+    local card, in upstream's ``~/.mscache``), the first whose sha256 matches taken instead of a
+    download (`_adopt`).
     """
     path = asset_path(sha256, file_name)
     sha256 = path.parent.name
@@ -112,7 +113,7 @@ def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str
                     return path  # another process finished it while we waited
                 if safefile.regular_stat(path) is not None and _verify(path, sha256):
                     return path
-                if adopt is not None and _adopt(adopt, path, sha256):
+                if any(_adopt(candidate, path, sha256) for candidate in adopt):
                     return path
             safefile.clear(path)  # a link there is never trusted nor written through
             try:

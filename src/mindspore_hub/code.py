@@ -1,9 +1,11 @@
 """Finding a model's entry (its ``create_network``) and importing it in isolation.
 
 In order: (a) an installed entry point of group ``mindspore_hub.entries`` named like the
-metadata's model-name, if it serves the card (`_serves`: the repo-link folders it declares); (b) a local folder holding ``hub_conf.py`` or ``mindspore_hub_conf.py``:
-the folder of a local markdown file; (c) the folder named by the markdown's ``repo-link``,
-fetched by `repo.fetch_folder` only after the user trusted that repository.
+metadata's model-name, if it serves the card (`_serves`: the repo-link folders it declares);
+(b) a local folder holding ``hub_conf.py`` or ``mindspore_hub_conf.py``: the folder of a local
+markdown file, or upstream's local layout ``<its folder>/<last name of repo-link>/``; (c) the
+folder named by the markdown's ``repo-link``, fetched by `repo.fetch_folder` only after the user
+trusted that repository.
 
 A folder entry is imported under a private package ``mindspore_hub._entries.<key>``: while
 its ``create_network`` runs, imports of its own top-level names (``src``, ``hub_conf``, ...)
@@ -165,12 +167,20 @@ def installed_entry(model_name: str, group: str = ENTRY_GROUP) -> importlib.meta
 
 
 def _local_folder(info) -> Path | None:
+    """The entry folder of a local markdown file: its own folder (this project's layout), or upstream's
+    ``<md folder>/<last name of repo-link>/``. Trusted because the user named the file or its hub root."""
     if not info.path:
         return None
     folder = Path(info.path).resolve().parent
-    if cache.root().resolve() in folder.parents:
+    if cache.root().resolve() == folder or cache.root().resolve() in folder.parents:
         return None  # a markdown file fetched into the cache never brings code with it
-    return folder if entry_file(folder) is not None else None
+    if entry_file(folder) is not None:
+        return folder
+    try:
+        beside = folder / repo.parse_link(info.repo_link).name if info.repo_link else None
+    except HubError:
+        return None
+    return beside if beside is not None and beside.is_dir() and entry_file(beside) is not None else None
 
 
 def _remote_entry(info, trust_repo: bool | None, force_reload: bool) -> Entry:

@@ -113,22 +113,27 @@ def _checkpoint(meta, force_reload: bool) -> Path:
     asset = checkpoint_asset(meta)
     try:
         return cache.fetch(asset.asset_link, asset.asset_sha256, asset.file_name, force=force_reload,
-                           label=meta.uid or meta.model_name, adopt=_upstream_copy(meta, asset))
+                           label=meta.uid or meta.model_name, adopt=_copies_elsewhere(meta, asset))
     except DownloadError as error:
         if error.status != 404:
             raise
         raise DownloadError(f"{error}\n{_gone_hint(meta, asset)}", status=404) from error
 
 
-def _upstream_copy(meta, asset) -> Path | None:
-    """Where upstream's mindspore_hub keeps this checkpoint: ``<its cache>/<uid's folders>/<file>``.
+def _copies_elsewhere(meta, asset) -> tuple[Path, ...]:
+    """Where the checkpoint may already be, for `cache.fetch` to adopt once its sha256 matched.
 
-    `cache.fetch` adopts that file only if its sha256 matches (upstream keeps files that failed theirs).
+    Beside a local markdown file (upstream's local layout), and in upstream's own cache
+    (``<MSHUB_UPSTREAM_CACHE>/<uid's folders>/<file>``; upstream keeps files that failed their hash,
+    which is why nothing is used before it is hashed).
     """
+    found = []
+    if meta.path and cache.root().resolve() not in Path(meta.path).resolve().parents:
+        found.append(Path(meta.path).parent / asset.file_name)
     base = settings.upstream_cache()
-    if base is None or meta.uid is None:
-        return None
-    return base.joinpath(*meta.uid.split("/")[:-1], asset.file_name)
+    if base is not None and meta.uid is not None:
+        found.append(base.joinpath(*meta.uid.split("/")[:-1], asset.file_name))
+    return tuple(found)
 
 
 def _gone_hint(meta, asset) -> str:

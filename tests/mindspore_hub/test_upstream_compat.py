@@ -247,3 +247,25 @@ def test_a_link_in_upstreams_cache_is_not_followed(publish, server, tmp_path):
     link.symlink_to(target)
     mshub.download(model.uid)
     assert len(server.gets(model.path)) == 1
+
+
+def test_source_local_reads_upstreams_local_layout(tmp_path, server, hashed_files):
+    """Upstream's layout: code in ``<md folder>/<last name of repo-link>/``, the checkpoint beside the .md."""
+    from tests.mindspore_hub.upstream_hub import lenet_params, write_lenet_entry
+
+    folder = tmp_path / "my_hub" / "mindspore" / "1.6"
+    params = lenet_params()
+    body = checkpoint_bytes(params)
+    url = server.url("/files/lenet_mnist.ckpt")  # not served: the copy beside the card is used
+    md = write_md(folder / "lenet_mnist.md", "lenet", url, sha256(body),
+                  repo_link="https://gitee.com/mindspore/models/tree/r1.6/official/cv/lenet")
+    write_lenet_entry(folder / "lenet")
+    (folder / "lenet_mnist.ckpt").write_bytes(body)
+    network = mshub.load(str(md), 10, source="local")
+    assert (network.fc3.weight.asnumpy() == params["fc3.weight"]).all()
+    assert server.gets("/files/lenet_mnist.ckpt") == [] and hashed_files == 1
+
+    (folder / "lenet_mnist.ckpt").write_bytes(body[:-1] + b"\0")  # not the card's checkpoint: never used
+    mshub.set_hub_dir(tmp_path / "fresh")
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        mshub.load(str(md), 10, source="local")
