@@ -269,3 +269,20 @@ def test_source_local_reads_upstreams_local_layout(tmp_path, server, hashed_file
     mshub.set_hub_dir(tmp_path / "fresh")
     with pytest.raises(DownloadError, match="HTTP 404"):
         mshub.load(str(md), 10, source="local")
+
+
+def test_mirrors_rewrite_repo_links_and_the_policy_judges_the_rewritten_url(remote_model, repo_url, server,
+                                                                           monkeypatch):
+    from tests.mindspore_hub.models import set_repo_link
+
+    set_repo_link(remote_model, "https://git.example.org/team/models-repo/tree/main/models/tiny_r")
+    monkeypatch.setenv("MSHUB_MIRRORS", f"https://git.example.org/team/models-repo={repo_url}")
+    network = mshub.load(remote_model.uid, trust_repo=True)  # trust is given to the link as the card names it
+    assert network.dense.weight.shape == (3, 4)
+    assert any(path.startswith("/git/models-repo") for _, path, _ in server.requests)
+    from mindspore_hub import trust
+    assert "https://git.example.org/team/models-repo" in trust.trusted_repos()
+
+    monkeypatch.setenv("MSHUB_MIRRORS", "https://git.example.org=http://git.corp.example")  # plain http elsewhere
+    with pytest.raises(DownloadError, match="refusing plain http for repository http://git.corp.example/team"):
+        mshub.load(remote_model.uid, force_reload=True, pretrained=False)
