@@ -13,7 +13,7 @@ import pytest
 import mindspore_hub as mshub
 from mindspore_hub import listing, manage, names
 from mindspore_hub.errors import DownloadError, IndexUnavailableError, OfflineError
-from tests.mindspore_hub.models import checkpoint_bytes, commit_repo, git, sha256, tiny_params, write_md
+from tests.mindspore_hub.models import checkpoint_bytes, commit_branches, sha256, tiny_params, write_md
 
 SSD_UID = "mindspore/ascend/1.3/ssdresnet50_v1.3_coco2017"
 
@@ -99,20 +99,11 @@ def test_hub_list_raises_when_the_remote_index_is_unreachable_unless_local(publi
 
 def _index(tmp_path, server, branches: dict[str, list[str]]) -> str:
     """A hub index repository served over git, with `branches` {branch: uids}; returns its URL."""
-    root = tmp_path / "git" / "hub"
-    root.mkdir(parents=True)
-    for number, (branch, uids) in enumerate(branches.items()):
-        if number:
-            git(root, "checkout", "-q", "--orphan", branch)
-            git(root, "rm", "-rqf", ".")
-        for uid in uids:
-            write_md(root / "mshub_res" / "assets" / f"{uid}.md", uid.split("/")[-1], "https://h.example/a.ckpt",
-                     "1" * 64)
-        if number == 0:
-            commit_repo(root, branch)
-        else:
-            git(root, "add", "-A")
-            git(root, "commit", "-qm", branch)
+    def cards(uids):
+        return lambda root: [write_md(root / "mshub_res" / "assets" / f"{uid}.md", uid.split("/")[-1],
+                                      "https://h.example/a.ckpt", "1" * 64) for uid in uids]
+
+    root = commit_branches(tmp_path / "git" / "hub", {branch: cards(uids) for branch, uids in branches.items()})
     return server.add_git(root)
 
 

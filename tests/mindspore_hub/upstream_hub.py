@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from tests.mindspore_hub.hubserver import HubServer
-from tests.mindspore_hub.models import checkpoint_bytes, commit_repo, git, sha256
+from tests.mindspore_hub.models import checkpoint_bytes, commit_branches, sha256
 from tests.shared_files import SHARED
 
 UPSTREAM = SHARED / "upstream_hub"
@@ -125,38 +125,21 @@ class GeneratedHub:
         return cards
 
     def _serve(self) -> None:
-        hub = self.git_root / "hub"
-        hub.mkdir(parents=True)
-        first = True
-        for branch, cards in self.cards.items():
-            if not first:
-                git(hub, "checkout", "-q", "--orphan", branch)
-                git(hub, "rm", "-rqf", ".")
-            for uid, text in cards.items():
-                target = hub / ASSETS / f"{uid}.md"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-                self.server.add(f"/hub/raw/{branch}/{ASSETS}/{uid}.md", text.encode(), content_type="text/plain")
-            if first:
-                commit_repo(hub, branch)
-                first = False
-            else:
-                git(hub, "add", "-A")
-                git(hub, "commit", "-qm", branch)
+        def cards_of(branch):
+            def write(root):
+                for uid, text in self.cards[branch].items():
+                    target = root / ASSETS / f"{uid}.md"
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(text, encoding="utf-8")
+                    self.server.add(f"/hub/raw/{branch}/{ASSETS}/{uid}.md", text.encode(), content_type="text/plain")
+            return write
+
+        def entries_in(folders):
+            return lambda root: [write_lenet_entry(root / folder) for folder in folders]
+
+        hub = commit_branches(self.git_root / "hub", {branch: cards_of(branch) for branch in self.cards})
         for name, branches in CODE.items():
-            repository = self.git_root / name
-            repository.mkdir(parents=True)
-            for number, (branch, folders) in enumerate(branches.items()):
-                if number:
-                    git(repository, "checkout", "-q", "--orphan", branch)
-                    git(repository, "rm", "-rqf", ".")
-                for folder in folders:
-                    write_lenet_entry(repository / folder)
-                if number == 0:
-                    commit_repo(repository, branch)
-                else:
-                    git(repository, "add", "-A")
-                    git(repository, "commit", "-qm", branch)
+            commit_branches(self.git_root / name, {branch: entries_in(folders) for branch, folders in branches.items()})
         self.server.add_git(hub)  # every repository below git_root is served
         for path, body in self.checkpoints.items():
             self.server.add(f"/dl{path}", body)
