@@ -194,12 +194,16 @@ STRICTER = [
 ]
 
 
+def variant(tmp_path, old, new, start, nth) -> tuple[Path, int]:
+    """The valid fixture with one edit, written; and the line its problem must point at."""
+    text = edit(old, new)
+    return write(tmp_path, text), line_of(text, start, nth) if start else 1
+
+
 @pytest.mark.parametrize("old, new, field, start, nth", [case[1:] for case in BROKEN],
                          ids=[case[0] for case in BROKEN])
 def test_each_broken_variant_fails_at_its_field_and_line(tmp_path, old, new, field, start, nth):
-    text = edit(old, new)
-    path = write(tmp_path, text)
-    line = line_of(text, start, nth) if start else 1
+    path, line = variant(tmp_path, old, new, start, nth)
     found = errors(validate_file(path))
     assert (field, line) in {(problem.field, problem.line) for problem in found}, [str(p) for p in found]
     assert any(str(problem).startswith(f"{path}:{line}: {field}: ") for problem in found)
@@ -209,9 +213,7 @@ def test_each_broken_variant_fails_at_its_field_and_line(tmp_path, old, new, fie
 @pytest.mark.parametrize("old, new, field, start, nth", [case[1:] for case in STRICTER],
                          ids=[case[0] for case in STRICTER])
 def test_checks_stricter_than_upstream_warn_and_fail_only_with_strict(tmp_path, old, new, field, start, nth):
-    text = edit(old, new)
-    path = write(tmp_path, text)
-    line = line_of(text, start, nth) if start else 1
+    path, line = variant(tmp_path, old, new, start, nth)
     problems = validate_file(path)
     assert errors(problems) == [], [str(p) for p in problems]
     assert (field, line, "warning") in {(p.field, p.line, p.severity) for p in problems}
