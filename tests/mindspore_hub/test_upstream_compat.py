@@ -277,3 +277,26 @@ def test_mirrors_rewrite_repo_links_and_the_policy_judges_the_rewritten_url(remo
     monkeypatch.setenv("MSHUB_MIRRORS", "https://git.example.org=http://git.corp.example")  # plain http elsewhere
     with pytest.raises(DownloadError, match="refusing plain http for repository http://git.corp.example/team"):
         mshub.load(remote_model.uid, force_reload=True, pretrained=False)
+
+
+def test_the_readme_line_loads_the_checkpoint_upstreams_current_card_names(fixture_weights_module, server, tmp_path,
+                                                                           monkeypatch):
+    """``mshub.load(SSD_UID, source="gitee")`` reads upstream's current card (here: a copy on 127.0.0.1
+    naming other weights, as acc32.2 is to acc31) and builds it with the installed entry."""
+    ours = mshub.info(SSD_UID)
+    weights = tmp_path / "acc32.2.ckpt"
+    fixture_weights_module.save_checkpoint(str(weights), 1)
+    body = weights.read_bytes()
+    link = "https://download.mindspore.cn/model_zoo/r1.3/newer/ssdresnet50_acc32.2.ckpt"
+    card = Path(ours.path).read_text(encoding="utf-8")
+    card = card.replace(ours.assets[0].asset_link, link).replace(ours.assets[0].asset_sha256, sha256(body))
+    server.add(f"/hub/raw/r1.3/mshub_res/assets/{SSD_UID}.md", card.encode())
+    server.add("/dl/model_zoo/r1.3/newer/ssdresnet50_acc32.2.ckpt", body)
+    monkeypatch.setenv("MSHUB_MIRRORS", f"https://gitee.com/mindspore/hub/raw={server.url('/hub/raw')},"
+                                        f"https://download.mindspore.cn={server.url('/dl')}")
+    monkeypatch.delenv("MSHUB_INDEX_URL")
+    network = mshub.load(SSD_UID, source="gitee")
+    expected = fixture_weights_module.weights(1)
+    loaded = network.parameters_dict()
+    assert len(loaded) == 355 and set(loaded) <= set(expected)
+    assert all((parameter.asnumpy() == expected[name]).all() for name, parameter in loaded.items())
