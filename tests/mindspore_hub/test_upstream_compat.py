@@ -300,3 +300,21 @@ def test_the_readme_line_loads_the_checkpoint_upstreams_current_card_names(fixtu
     loaded = network.parameters_dict()
     assert len(loaded) == 355 and set(loaded) <= set(expected)
     assert all((parameter.asnumpy() == expected[name]).all() for name, parameter in loaded.items())
+
+
+def test_upstreams_file_helpers_keep_only_verified_files(publish, server, tmp_path):
+    from mindspore_hub._utils.auto_rename import auto_rename
+    from mindspore_hub._utils.download import _download_file_from_url
+
+    model = publish()
+    with pytest.raises(ValueError, match="hash_sha256 is needed"):
+        _download_file_from_url(model.url)
+    path = Path(_download_file_from_url(model.url, hash_sha256=model.sha256, save_path=tmp_path / "ignored"))
+    assert path.read_bytes() == model.body and str(path).startswith(mshub.get_hub_dir())
+
+    renamed = Path(auto_rename(path, tmp_path / "named", model.md))
+    assert renamed.name == "tiny_a.ckpt" and renamed.read_bytes() == model.body
+    other = tmp_path / "other.ckpt"
+    other.write_bytes(b"another model's weights")
+    with pytest.raises(ValueError, match="not the .* that .* names"):
+        auto_rename(other, tmp_path / "named", model.md)

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from .. import hashes
+from ..info import info
 from ..load import checkpoint_asset
-from ..validate import check_file
 
 
 def auto_rename(source_file_path: str | os.PathLike[str], save_path: str | os.PathLike[str],
@@ -18,7 +18,7 @@ def auto_rename(source_file_path: str | os.PathLike[str], save_path: str | os.Pa
     The file must be the one the markdown names (its sha256 is checked first): a checkpoint is never
     given another model's name.
     """
-    asset = checkpoint_asset(check_file(md_path))
+    asset = checkpoint_asset(info(md_path, source="local"))
     actual = hashes.file_sha256(Path(source_file_path))
     if actual != asset.asset_sha256.lower():
         raise ValueError(f"{source_file_path} has sha256 {actual}, not the {asset.asset_sha256} that {md_path} names")
