@@ -6,7 +6,8 @@ project's ``mshub_res`` shipped as package data; skipped when the caller names a
 index, then the remote hub index itself (gitee by default, GitHub with ``source='github'``,
 any endpoint with MSHUB_INDEX_URL), on the branch of the uid's era (``r1.3`` for
 ``mindspore/ascend/1.3/...``, ``master`` for 3-part uids) or, for a 4-part uid that branch does
-not hold, on one that does (`listing.branch_for`). Remote files are parsed before they are
+not hold, on one that does (`listing.branch_for`: learned from the index repository when the era's
+branch answers 404, so a lookup that finds its card never needs git). Remote files are parsed before they are
 cached, so a broken file is never kept.
 """
 
@@ -20,7 +21,7 @@ from urllib.parse import quote, unquote, urlparse
 
 from . import cache, listing, names, settings
 from .download import fetch_bytes
-from .errors import HubError, IndexUnavailableError, OfflineError
+from .errors import DownloadError, HubError, IndexUnavailableError, OfflineError
 from .metadata import ModelInfo, parse_file, parse_text
 
 log = logging.getLogger(__name__)
@@ -64,26 +65,39 @@ def find_local(uid: str) -> Path | None:
 
 
 def remote_url(name: names.Name, source: str | None = None, branch: str | None = None) -> str:
-    """The URL of a uid's markdown in the remote hub index, on `branch` (default: `listing.branch_for`)."""
+    """The URL of a uid's markdown in the remote hub index, on `branch` (default: the cached routing)."""
     template = settings.index_url() or INDEX_URLS["github" if source == "github" else "gitee"]
-    return template.format(branch=branch or listing.branch_for(name, source), uid=quote(name.uid))
+    return template.format(branch=branch or listing.branch_for(name, source, fetch=False), uid=quote(name.uid))
 
 
 def lookup(name: names.Name, source: str | None = None, force_reload: bool = False) -> ModelInfo:
-    """The parsed metadata for a parsed name, fetching and caching it if it is remote."""
+    """The parsed metadata for a parsed name, fetching and caching it if it is remote.
+
+    A 4-part uid goes to its era's branch, or to the one the cached branch listing names; when that
+    answers 404, the listing is learned (once) and, if another branch holds the uid, read from there.
+    """
     if name.path is not None:
         twin = names.english_twin(str(name.path))
         return parse_file(twin if twin is not None and Path(twin).is_file() else name.path)
-    if name.uid is not None:
-        local = find_local(name.uid) if source is None else None  # 'gitee'/'github': the remote index's card
-        if local is not None:
-            return parse_file(local)
-        era = _cached_path(remote_url(name, source, name.branch), name.uid)
-        if era.is_file() and not force_reload:  # cached from its era's branch: no branch listing needed
-            return parse_file(era)
-        url = remote_url(name, source)
-    else:
-        url = names.english_twin(name.url) or name.url  # upstream reads a Chinese card's English twin
+    if name.uid is None:
+        return _remote(names.english_twin(name.url) or name.url, name, force_reload)  # a _cn card: its twin
+    local = find_local(name.uid) if source is None else None  # 'gitee'/'github': the remote index's card
+    if local is not None:
+        return parse_file(local)
+    branch = listing.branch_for(name, source, fetch=False)
+    try:
+        return _remote(remote_url(name, source, branch), name, force_reload)
+    except DownloadError as error:
+        if error.status != 404:
+            raise
+        holder = listing.branch_for(name, source)  # learns the index's branches once (then cached)
+        if holder == branch:
+            raise
+        return _remote(remote_url(name, source, holder), name, force_reload)
+
+
+def _remote(url: str, name: names.Name, force_reload: bool) -> ModelInfo:
+    """The metadata at `url`: its cached copy, else fetched, parsed, then cached."""
     cached = _cached_path(url, name.uid)
     if cached.is_file() and not force_reload:
         return parse_file(cached)

@@ -59,18 +59,19 @@ def branches(source: str | None = None, force_reload: bool = False,
     return result
 
 
-def branch_for(name: names.Name, source: str | None = None) -> str:
+def branch_for(name: names.Name, source: str | None = None, fetch: bool = True) -> str:
     """The index branch to read a uid from: its era's (`names.Name.branch`), unless only another has it.
 
     A 4-part uid missing from ``r<version>`` goes to the newest release branch that lists it (master
-    last). When the listing cannot be had (offline and not cached, or the repository unreachable),
-    the era's branch is used and the lookup itself reports what is missing.
+    last). The listing is the cached one, learned first if `fetch` (and online). When it cannot be
+    had (not cached and not fetched, or the repository unreachable), the era's branch is used and
+    the lookup itself reports what is missing.
     """
     preferred = name.branch
     if len(name.parts) != 4:
         return preferred
     try:
-        listing = branches(source)
+        listing = branches(source, local_only=not fetch)
     except IndexUnavailableError as error:
         log.info("looking %s up on branch %s: %s", names.printable(name.uid), preferred, names.printable(error))
         return preferred

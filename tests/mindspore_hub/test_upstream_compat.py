@@ -114,7 +114,10 @@ def test_four_part_uids_go_to_a_branch_that_has_them_learned_once(tmp_path, serv
     monkeypatch.setenv("MSHUB_INDEX_URL", server.url("/{branch}/{uid}.md"))
     text = write_md(tmp_path / "scratch.md", "old_net", "https://h.example/a.ckpt", "1" * 64).read_bytes()
     server.add(f"/r1.3/{uid}.md", text)
-    assert mshub.info(uid).model_name == "old_net"  # the newest release branch holding it
+    server.add("/r1.3/tests/cpu/1.3/era_net.md", text)
+    assert mshub.info("tests/cpu/1.3/era_net").model_name == "old_net"
+    assert not any(path.startswith("/git/") for _, path, _ in server.requests)  # found on its era's branch: no git
+    assert mshub.info(uid).model_name == "old_net"  # r0.7 answered 404; the newest release branch holding it
     git_requests = len([r for r in server.requests if r[1].startswith("/git/")])
     assert git_requests > 0
     assert mshub.info("tests/cpu/0.7/old_net", force_reload=True).model_name == "old_net"
