@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import os
 
+from ..errors import HubError
 from .codec import TensorSpec
 from .pipeline import InputError
 from .settings import API_KEY_ENV, ServeSettings
 
-__all__ = ["serving", "load_pipeline", "serve_pipeline", "ServeSettings", "TensorSpec", "InputError", "API_KEY_ENV"]
+__all__ = ["serving", "load_pipeline", "serve_pipeline", "ServeSettings", "TensorSpec", "InputError", "API_KEY_ENV",
+           "ServeUnavailable"]
 
 
 def serving(name: str | os.PathLike[str], port: int = 8080, host: str = "127.0.0.1", *,
@@ -36,6 +38,7 @@ def serving(name: str | os.PathLike[str], port: int = 8080, host: str = "127.0.0
     ``input_shape``; the server adds ``max_batch_size``). `source` and `trust_repo` are `mindspore_hub.load`'s.
     """
     settings = ServeSettings(host=host, port=port, **options)  # refuse bad options before loading anything
+    _server()
     pipeline, model = load_pipeline(name, settings, source=source, trust_repo=trust_repo, **(pipeline_options or {}))
     return serve_pipeline(pipeline, model, settings)
 
@@ -56,8 +59,20 @@ def load_pipeline(name, settings: ServeSettings, *, source=None, trust_repo=None
     return hook(model, network, max_batch_size=settings.max_batch_size, **pipeline_options), model
 
 
+class ServeUnavailable(HubError, ImportError):
+    """The [serve] extra is not installed."""
+
+
 def serve_pipeline(pipeline, name: str, settings: ServeSettings) -> int:
     """Serve an already built pipeline as model `name` (the short form ``ssd-resnet50 serve`` uses this)."""
-    from .server import serve_pipeline as run
+    return _server().serve_pipeline(pipeline, name, settings)
 
-    return run(pipeline, name, settings)
+
+def _server():
+    """The server module, or ServeUnavailable saying what to install (checked before a model loads)."""
+    try:
+        from . import server
+    except ImportError as error:
+        raise ServeUnavailable(f"serving needs the [serve] extra ({error}): pip install fastapi uvicorn "
+                               "prometheus_client python-multipart (or this project with [serve])") from error
+    return server
