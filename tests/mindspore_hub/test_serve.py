@@ -1,0 +1,199 @@
+"""mindspore_hub.deploy, model-agnostic: a hub entry without a pipeline served as a tensor model to
+tritonclient; the batcher's rules; the protocol's binary encoding; auth, CORS, deadlines,
+readiness and clients that go away."""
+import asyncio
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+import requests
+
+pytest.importorskip("fastapi", reason="serving needs the [serve] extra (fastapi, uvicorn)")
+
+from mindspore_hub import cli  # noqa: E402
+from mindspore_hub.deploy import ServeSettings, load_pipeline  # noqa: E402
+from mindspore_hub.deploy.batching import Batcher, DeadlineExceeded, QueueFull  # noqa: E402
+from mindspore_hub.deploy.codec import TensorSpec, decode_request, encode_response  # noqa: E402
+from tests.serving import running_server  # noqa: E402
+
+TIMEOUT = 60
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_an_entry_without_a_pipeline_is_served_as_a_tensor_model_to_tritonclient(publish, binary):
+    httpclient = pytest.importorskip("tritonclient.http", reason="needs tritonclient[http] ([test])")
+    model = publish(width=3)
+    settings = ServeSettings(max_batch_size=4)
+    pipeline, name = load_pipeline(model.uid, settings, input_shape=[4])
+    assert name == "tiny_a"
+    x = np.random.default_rng(1).standard_normal((2, 4)).astype(np.float32)
+    want = x @ model.params["dense.weight"].T + model.params["dense.bias"]  # the network's output
+    with running_server(pipeline, name, max_batch_size=4) as url:
+        client = httpclient.InferenceServerClient(url.removeprefix("http://"), network_timeout=TIMEOUT)
+        metadata = client.get_model_metadata(name)
+        assert metadata["inputs"] == [{"name": "input", "datatype": "FP32", "shape": [-1, 4]}]
+        assert metadata["outputs"] == [{"name": "output_0", "datatype": "FP32", "shape": [-1, 3]}]
+        tensor = httpclient.InferInput("input", [2, 4], "FP32")
+        tensor.set_data_from_numpy(x, binary_data=binary)
+        result = client.infer(name, [tensor], outputs=[httpclient.InferRequestedOutput("output_0", binary_data=binary)])
+        np.testing.assert_allclose(result.as_numpy("output_0"), want, rtol=1e-5, atol=1e-6)
+        wrong = httpclient.InferInput("input", [2, 5], "FP32")
+        wrong.set_data_from_numpy(np.zeros((2, 5), np.float32))
+        from tritonclient.utils import InferenceServerException
+
+        with pytest.raises(InferenceServerException, match=r"shape \[2, 5\]; the model takes \[-1, 4\]"):
+            client.infer(name, [wrong])
+        client.close()
+
+
+def test_mshub_serve_refuses_a_public_address_without_a_key_before_loading(capsys):
+    assert cli.main(["serve", "tests/cpu/1.0/absent", "--host", "0.0.0.0"]) == 1
+    assert "--api-key" in capsys.readouterr().err
+
+
+def run(coroutine):
+    return asyncio.run(asyncio.wait_for(coroutine, TIMEOUT))
+
+
+def test_the_batcher_gathers_concurrent_samples_and_keeps_their_order():
+    sizes = []
+
+    def run_batch(samples):
+        sizes.append(len(samples))
+        time.sleep(0.05)
+        return [sample * 10 for sample in samples]
+
+    async def scenario():
+        batcher = Batcher(run_batch, max_batch_size=4, max_delay=0.05, max_queue=64)
+        await batcher.start()
+        results = await asyncio.gather(*(batcher.submit([i], 10) for i in range(10)))
+        await batcher.stop()
+        return results
+
+    assert run(scenario()) == [[i * 10] for i in range(10)]
+    assert sum(sizes) == 10 and max(sizes) == 4 and len(sizes) <= 4
+
+
+def test_the_batcher_refuses_beyond_its_queue_and_drops_what_passed_its_deadline():
+    started, release = [], threading.Event()
+
+    def run_batch(samples):
+        started.extend(samples)
+        release.wait(TIMEOUT)
+        return samples
+
+    async def scenario():
+        batcher = Batcher(run_batch, max_batch_size=1, max_delay=0, max_queue=2)
+        await batcher.start()
+        first = asyncio.create_task(batcher.submit(["running"], 10))
+        while not started:
+            await asyncio.sleep(0.01)
+        late = asyncio.create_task(batcher.submit(["late"], 0.1))  # waits behind "running"
+        waiting = asyncio.create_task(batcher.submit(["waiting"], 10))
+        await asyncio.sleep(0.01)
+        with pytest.raises(QueueFull):
+            await batcher.submit(["one too many"], 10)
+        with pytest.raises(DeadlineExceeded):
+            await late
+        release.set()
+        assert await first == ["running"] and await waiting == ["waiting"]
+        await batcher.stop()
+
+    run(scenario())
+    assert started == ["running", "waiting"]  # the expired sample never ran
+
+
+def test_binary_tensors_round_trip_with_bytes_and_numbers():
+    specs = [TensorSpec("image", "BYTES", (-1,)), TensorSpec("x", "FP32", (-1, 2))]
+    import json
+    import struct
+
+    images = [b"\x00\xffraw", b""]
+    raw_images = b"".join(struct.pack("<I", len(v)) + v for v in images)
+    raw_x = np.arange(4, dtype="<f4").tobytes()
+    header = json.dumps({"id": "7", "inputs": [
+        {"name": "image", "datatype": "BYTES", "shape": [2], "parameters": {"binary_data_size": len(raw_images)}},
+        {"name": "x", "datatype": "FP32", "shape": [2, 2], "parameters": {"binary_data_size": len(raw_x)}}],
+        "outputs": [{"name": "x", "parameters": {"binary_data": True}}]}).encode()
+    request = decode_request(header + raw_images + raw_x, str(len(header)), specs)
+    assert list(request.inputs["image"]) == images
+    np.testing.assert_array_equal(request.inputs["x"], np.arange(4, dtype=np.float32).reshape(2, 2))
+    body, length = encode_response("m", request, {"x": request.inputs["x"]}, specs)
+    response = json.loads(body[:length])
+    assert response["id"] == "7" and response["outputs"][0]["parameters"] == {"binary_data_size": 16}
+    assert body[length:] == raw_x
+
+
+class SlowPipeline:
+    """A pipeline whose model takes `seconds` a batch and whose warm-up waits for `warm`."""
+
+    inputs = [{"name": "x", "datatype": "FP32", "shape": [-1, 1]}]
+    outputs = [{"name": "y", "datatype": "FP32", "shape": [-1, 1]}]
+
+    def __init__(self, seconds=0.0):
+        self.seconds, self.warm = seconds, threading.Event()
+
+    def prepare(self, sample):
+        return sample["x"]
+
+    def run_batch(self, samples):
+        time.sleep(self.seconds)
+        return [{"y": sample * 2} for sample in samples]
+
+    def warmup(self, max_batch_size):
+        self.warm.wait(TIMEOUT)
+
+
+def infer(url, value=1.0, **kwargs):
+    return requests.post(f"{url}/v2/models/slow/infer", timeout=TIMEOUT, json={
+        "inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 1], "data": [value]}]}, **kwargs)
+
+
+def test_not_ready_until_warm_then_a_deadline_gives_504():
+    pipeline = SlowPipeline(seconds=0.5)
+    with running_server(pipeline, "slow", wait_ready=False, timeout=0.2) as url:
+        assert requests.get(f"{url}/v2/health/live", timeout=TIMEOUT).status_code == 200
+        assert requests.get(f"{url}/v2/health/ready", timeout=TIMEOUT).status_code == 503
+        response = infer(url)
+        assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+        pipeline.warm.set()
+        from tests.serving import wait_until
+
+        wait_until(lambda: requests.get(f"{url}/v2/health/ready", timeout=TIMEOUT).status_code == 200, 30, "not ready")
+        response = infer(url)
+        assert response.status_code == 504 and "deadline" in response.json()["error"]
+
+
+def test_an_api_key_guards_everything_but_health_and_the_page_and_cors_is_off_by_default():
+    pipeline = SlowPipeline()
+    pipeline.warm.set()
+    with running_server(pipeline, "slow", api_key="s3cret") as url:
+        assert infer(url).status_code == 401
+        assert infer(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        response = infer(url, 3.0, headers={"Authorization": "Bearer s3cret"})
+        assert response.status_code == 200 and response.json()["outputs"][0]["data"] == [6.0]
+        assert requests.get(f"{url}/metrics", timeout=TIMEOUT).status_code == 401
+        assert requests.get(f"{url}/v2/health/ready", timeout=TIMEOUT).status_code == 200
+        page = requests.get(f"{url}/", timeout=TIMEOUT, headers={"Origin": "http://elsewhere.example"})
+        assert page.status_code == 200 and "<canvas" in page.text
+        assert "access-control-allow-origin" not in page.headers
+    with pytest.raises(ValueError, match="--insecure-no-auth"):
+        ServeSettings(host="0.0.0.0")
+    assert ServeSettings(host="0.0.0.0", insecure_no_auth=True).host == "0.0.0.0"
+
+
+def test_clients_that_go_away_mid_request_affect_no_one_else():
+    pipeline = SlowPipeline(seconds=0.3)
+    pipeline.warm.set()
+    with running_server(pipeline, "slow") as url:
+        port = int(url.rsplit(":", 1)[1])
+        for request in (  # a body cut short, then a request whose answer no one waits for
+                b"POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"inp",
+                b"POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 68\r\n\r\n" + b'{"inputs":[{"name":"x","datatype":"FP32","shape":[1,1],"data":[1]}]}'):
+            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as client:
+                client.sendall(request)
+            response = infer(url, 4.0)
+            assert response.status_code == 200 and response.json()["outputs"][0]["data"] == [8.0]
