@@ -240,3 +240,64 @@ def test_metrics_count_requests_by_status(server, photos):
     text = requests.get(f"{server}/metrics", timeout=TIMEOUT).text
     for name in ("mshub_queue_depth", "mshub_samples_total", "mshub_samples_per_second", "mshub_batch_size_bucket"):
         assert name in text
+
+
+def chromium():
+    """(browser, driver) paths of Debian's chromium, or a skip (a failure where CI_REQUIRE_BROWSER=1)."""
+    import os
+    import shutil
+
+    pytest.importorskip("selenium", reason="the page test drives chromium with selenium ([test])")
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not (browser and driver):
+        message = "the page test needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return browser, driver
+
+
+def test_the_page_in_headless_chromium_draws_the_boxes_and_lists_the_detections(server, photos, expected, tmp_path):
+    browser, driver_path = chromium()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    name = "000000439180.jpg"
+    photo = tmp_path / name
+    photo.write_bytes(photos[name])
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
+                     "--force-device-scale-factor=1", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        driver.set_page_load_timeout(TIMEOUT)
+        driver.get(server + "/")
+        driver.find_element(By.ID, "file").send_keys(str(photo))
+        WebDriverWait(driver, TIMEOUT).until(
+            lambda d: d.find_element(By.ID, "status").get_attribute("data-done") == "1"
+            or "error" in (d.find_element(By.ID, "status").get_attribute("class") or ""))
+        status = driver.find_element(By.ID, "status").text
+        assert "the server took" in status, status
+        want = [det for det in expected[name] if det.score >= 0.3]  # the slider's default
+        items = driver.find_elements(By.CSS_SELECTOR, "#detections li")
+        assert len(items) == len(want) > 0
+        assert items[0].text.startswith(f"{want[0].category_name} {want[0].score:.2f}")
+        screenshot = tmp_path / "page.png"
+        driver.find_element(By.ID, "canvas").screenshot(str(screenshot))
+    finally:
+        driver.quit()
+    drawn = np.asarray(Image.open(screenshot).convert("RGB"), np.int16)[1:-1, 1:-1]  # inside its 1-pixel border
+    original = np.asarray(Image.open(io.BytesIO(photos[name])).convert("RGB"), np.int16)
+    assert drawn.shape == original.shape, "the canvas should show the photo at its own size"
+    x, y, w, h = (int(round(v)) for v in want[0].box)
+    y = min(max(y, 1), original.shape[0] - 2)
+    edge = slice(x + 2, max(x + 3, x + w - 2))
+    changed = np.abs(drawn[y, edge] - original[y, edge]).max(axis=1) > 60  # the box's top edge
+    assert changed.mean() > 0.5, "no box drawn where the first detection is"
+    elsewhere = np.abs(drawn - original).max(axis=2) > 60
+    assert elsewhere.mean() < 0.9, "the photo itself should still show"
