@@ -301,3 +301,24 @@ def test_the_page_in_headless_chromium_draws_the_boxes_and_lists_the_detections(
     assert changed.mean() > 0.5, "no box drawn where the first detection is"
     elsewhere = np.abs(drawn - original).max(axis=2) > 60
     assert elsewhere.mean() < 0.9, "the photo itself should still show"
+
+
+def test_the_hub_finds_the_pipeline_hook_of_this_entry(fixture_network, monkeypatch, tmp_path):
+    """`mshub serve UID` takes this entry's create_pipeline (the installed entry point; hub_conf.py offers
+    the same function to a folder entry)."""
+    import hub_conf
+    from mindspore_hub import code, index, names
+    from mindspore_hub.deploy.pipeline import HOOK
+    from ssd_resnet50.cli.arguments import PUBLISHED_UID
+    from ssd_resnet50.serving import DetectionPipeline, create_pipeline
+
+    monkeypatch.setenv("MSHUB_OFFLINE", "1")
+    monkeypatch.setenv("MSHUB_DIR", str(tmp_path / "hub"))
+    meta = index.lookup(names.parse(PUBLISHED_UID, None), None, False)
+    assert code.find_entry(meta).hook(meta.model_name, HOOK) is create_pipeline
+    pipeline = hub_conf.create_pipeline("ssd_resnet50", fixture_network, max_batch_size=3, backend="mindspore",
+                                        score_threshold=0.5, max_pixels=1000)
+    assert isinstance(pipeline, DetectionPipeline) and pipeline.detector.batch_size == 3
+    assert pipeline.detector.score_threshold == 0.5
+    with pytest.raises(ValueError, match="more than the limit of 1000"):
+        pipeline.prepare({"image": np.array(png(40, 30), dtype=object)})
