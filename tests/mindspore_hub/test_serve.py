@@ -197,3 +197,47 @@ def test_clients_that_go_away_mid_request_affect_no_one_else():
                 client.sendall(request)
             response = infer(url, 4.0)
             assert response.status_code == 200 and response.json()["outputs"][0]["data"] == [8.0]
+
+
+def test_mshub_serve_runs_an_entry_from_the_command_line_and_stops_cleanly_on_sigterm(publish):
+    import json
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from tests.serving import wait_until
+
+    model = publish()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mindspore_hub.cli", "serve", str(model.md), "--port", "0",
+         "--option", "input_shape=[4]", "--max-batch-size", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        found = re.search(r"serving tiny_a on (http://127\.0\.0\.1:\d+)", line)
+        assert found, (line, process.stderr.read() if process.poll() is not None else "")
+        url = found.group(1)
+
+        def ready():
+            try:
+                return requests.get(f"{url}/v2/models/tiny_a/ready", timeout=5).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_until(ready, 120, "mshub serve did not become ready")
+        response = requests.post(f"{url}/v2/models/tiny_a/infer", timeout=TIMEOUT, json={
+            "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]})
+        assert response.status_code == 200, response.text
+        want = np.array([1, 2, 3, 4], np.float32) @ model.params["dense.weight"].T + model.params["dense.bias"]
+        np.testing.assert_allclose(response.json()["outputs"][0]["data"], want, rtol=1e-5)
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        log = [json.loads(line) for line in process.stderr.read().splitlines() if line.startswith("{")]
+        assert {"path": "/v2/models/tiny_a/infer", "status": 200} in [
+            {key: entry[key] for key in ("path", "status")} for entry in log]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
