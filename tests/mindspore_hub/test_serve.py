@@ -179,6 +179,14 @@ def test_an_api_key_guards_everything_but_health_and_the_page_and_cors_is_off_by
         page = requests.get(f"{url}/", timeout=TIMEOUT, headers={"Origin": "http://elsewhere.example"})
         assert page.status_code == 200 and "<canvas" in page.text
         assert "access-control-allow-origin" not in page.headers
+    with running_server(pipeline, "slow", api_key="s3cret", cors_origins=("http://app.example",)) as url:
+        preflight = requests.options(f"{url}/v2/models/slow/infer", timeout=TIMEOUT, headers={
+            "Origin": "http://app.example", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type"})
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "http://app.example"
+        other = requests.get(f"{url}/v2/health/live", timeout=TIMEOUT, headers={"Origin": "http://elsewhere.example"})
+        assert "access-control-allow-origin" not in other.headers
     with pytest.raises(ValueError, match="--insecure-no-auth"):
         ServeSettings(host="0.0.0.0")
     assert ServeSettings(host="0.0.0.0", insecure_no_auth=True).host == "0.0.0.0"
