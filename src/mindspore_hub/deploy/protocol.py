@@ -195,15 +195,16 @@ def create_app(pipeline, name: str, settings):
             raise Refused(415, f"content type {kind!r}: an infer request is application/json, or "
                                "application/octet-stream with the Inference-Header-Content-Length header")
         body = await _body(request)
-        try:
-            decoded = codec.decode_request(body, header_length, server.specs("inputs"))
+        try:  # parsing and encoding run on the thread pool: a large body must not hold the event loop
+            decoded = await run_in_threadpool(codec.decode_request, body, header_length, server.specs("inputs"))
             codec.check_outputs(decoded, server.specs("outputs"))
             samples = _samples(decoded.inputs)
         except codec.ProtocolError as error:
             raise Refused(400, str(error)) from None
         results = await server.infer(samples)
         outputs = server.specs("outputs")  # after the run: a generic model learns its outputs on the first
-        payload, json_length = codec.encode_response(model, decoded, codec.stack(results, outputs), outputs)
+        payload, json_length = await run_in_threadpool(
+            lambda: codec.encode_response(model, decoded, codec.stack(results, outputs), outputs))
         if json_length is None:
             return Response(payload, media_type="application/json")
         return Response(payload, media_type="application/octet-stream",
