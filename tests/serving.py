@@ -6,15 +6,14 @@ import time
 
 import requests
 
-from mindspore_hub.deploy.server import make_server
-from mindspore_hub.deploy.settings import ServeSettings
-
 START_TIMEOUT = 300  # seconds to wait for ready: the warm-up exports/compiles both batch shapes
 
 
 @contextlib.contextmanager
 def running_server(pipeline, name="model", wait_ready=True, **options):
     """Serve `pipeline` as `name` with `ServeSettings(**options)`; yields its base URL."""
+    from mindspore_hub.deploy.server import make_server  # needs the [serve] extra: imported by the tests that skip
+    from mindspore_hub.deploy.settings import ServeSettings  # without it
     settings = ServeSettings(host="127.0.0.1", port=0, **options)
     server, sock = make_server(pipeline, name, settings)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
