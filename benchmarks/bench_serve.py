@@ -4,9 +4,9 @@
 
 Starts `ssd-resnet50 serve` (fixture weights) as its own process, sends the shared COCO photos to
 POST /v1/detect at concurrency 1, 2, 4, 8, 16 (a thread and a connection a client) and prints
-images/s and latency p50/p95/p99, next to `Detector.detect_batch` throughput on the same images
-and the single-image `Detector.detect` time, measured in this process before and after the server
-runs (the server idle meanwhile). Then overload: 2x the server's capacity (queue + batch) at once,
+images/s and latency p50/p95/p99, each level next to a `Detector.detect_batch` run on the same
+images in this process just before it (the server idle meanwhile), and the single-image
+`Detector.detect` time. Then overload: 2x the server's capacity (queue + batch) at once,
 counting the statuses (only 200 and 503 may appear).
 
 The fixture weights are random stand-ins: at the usual threshold of 0.1 nearly every anchor passes,
@@ -15,7 +15,6 @@ so the score threshold defaults to 0.8, which leaves tens of boxes an image, as 
 import argparse
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,13 +70,6 @@ def percentile(values, share):
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def in_process(detector, images, repeats):
-    """(images/s of detect_batch, ms of one detect) in this process."""
-    batch_s = median_seconds(lambda: detector.detect_batch(images), repeats)
-    single_s = median_seconds(lambda: detector.detect(images[0]), repeats)
-    return len(images) / batch_s, single_s * 1000
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=32, help="images sent at each concurrency")
@@ -96,29 +88,30 @@ def main():
     detector = Detector.from_checkpoint(checkpoint, backend=args.backend, image_size=args.image_size,
                                         score_threshold=args.score_threshold, batch_size=args.max_batch_size)
     detector.detect_batch(images[:args.max_batch_size] + images[:1])  # compile both shapes
-    before = in_process(detector, images, args.repeats)
+    single_ms = median_seconds(lambda: detector.detect(images[0]), args.repeats) * 1000
 
-    process, url = start_server(checkpoint, args, "--max-queue", "64")
+    process, url = start_server(checkpoint, args, "--max-queue", "64", "--timeout", "3600")
+    rows = []
     try:
         load(url, images[:8], 4)  # warm connections
-        rows = [(c, *load(url, images, c)) for c in CONCURRENCY]
+        for concurrency in CONCURRENCY:  # each level right after an in-process run: the same load on both
+            started = time.perf_counter()
+            detector.detect_batch(images)
+            in_process = len(images) / (time.perf_counter() - started)
+            rows.append((concurrency, in_process, *load(url, images, concurrency)))
     finally:
         process.terminate()
         process.wait(timeout=120)
-    after = in_process(detector, images, args.repeats)
 
-    inproc = statistics.mean([before[0], after[0]])
-    single_ms = statistics.mean([before[1], after[1]])
     print(f"backend {detector.backend.name}, image size {args.image_size}, max batch {args.max_batch_size}, "
-          f"{args.requests} images a level")
-    print(f"in process: detect_batch {inproc:.2f} images/s (before {before[0]:.2f}, after {after[0]:.2f}); "
-          f"detect one image {single_ms:.0f} ms")
-    print("concurrency  images/s  x in-process   p50 ms   p95 ms   p99 ms  statuses")
-    for concurrency, rate, latencies, statuses in rows:
+          f"{args.requests} images a level; in process, detect one image: {single_ms:.0f} ms")
+    print("concurrency  server images/s  in-process images/s  ratio   p50 ms   p95 ms   p99 ms  statuses")
+    for concurrency, in_process, rate, latencies, statuses in rows:
         counts = {status: statuses.count(status) for status in sorted(set(statuses))}
-        print(f"{concurrency:>11}  {rate:8.2f}  {rate / inproc:12.2f}  {percentile(latencies, .5) * 1000:7.0f}  "
-              f"{percentile(latencies, .95) * 1000:7.0f}  {percentile(latencies, .99) * 1000:7.0f}  {counts}")
-    p50_single = percentile(rows[0][2], .5) * 1000
+        print(f"{concurrency:>11}  {rate:15.2f}  {in_process:19.2f}  {rate / in_process:5.2f}  "
+              f"{percentile(latencies, .5) * 1000:7.0f}  {percentile(latencies, .95) * 1000:7.0f}  "
+              f"{percentile(latencies, .99) * 1000:7.0f}  {counts}")
+    p50_single = percentile(rows[0][3], .5) * 1000
     print(f"concurrency 1: p50 {p50_single:.0f} ms = in-process single image + {p50_single - single_ms:.0f} ms")
 
     queue = 8
@@ -132,7 +125,7 @@ def main():
     counts = {status: statuses.count(status) for status in sorted(set(statuses))}
     verdict = "only 200 and 503" if set(counts) <= {200, 503} else "UNEXPECTED statuses"
     print(f"overload: {clients} clients at once against --max-queue {queue} and batch {args.max_batch_size}: "
-          f"{counts} ({verdict})")
+          f"{counts} ({verdict}); load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":
