@@ -13,7 +13,8 @@ import time
 
 access_log = logging.getLogger("mindspore_hub.deploy.access")
 
-OPEN_PATHS = re.compile(r"^/($|static/|favicon\.ico$|v2/health/)")  # no token: the page and health checks
+OPEN_PATHS = re.compile(r"^/($|static/|favicon\.ico$|docs|redoc|openapi\.json$|v2/health/)")  # no token: the
+# page, the API docs (a browser cannot send the token) and health checks
 ROUTES = [  # metric label of a path: a fixed set, whatever paths clients send
     ("infer", re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?/infer$")),
     ("model", re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?(/ready)?$")),
