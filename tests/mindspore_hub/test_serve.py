@@ -250,3 +250,14 @@ def test_mshub_serve_runs_an_entry_from_the_command_line_and_stops_cleanly_on_si
         if process.poll() is None:
             process.kill()
         process.wait(timeout=30)
+
+
+def test_a_chunked_body_over_the_limit_gets_413_while_it_arrives():
+    pipeline = SlowPipeline()
+    pipeline.warm.set()
+    with running_server(pipeline, "slow", max_body_mb=0.001) as url:  # 1048 bytes
+        chunks = iter([b" " * 1000] * 50)  # no Content-Length: requests sends it chunked
+        response = requests.post(f"{url}/v2/models/slow/infer", data=chunks, timeout=TIMEOUT,
+                                 headers={"Content-Type": "application/json"})
+        assert response.status_code == 413 and "1048 bytes" in response.json()["error"]
+        assert infer(url, 2.0).json()["outputs"][0]["data"] == [4.0]
