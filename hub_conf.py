@@ -3,7 +3,8 @@
 the `create_pipeline` hook of `mindspore_hub.deploy.serving` (encoded images in, detections out).
 
 A hub imports this file from the model's folder; the same functions are also registered as
-installed entry points (`mindspore_hub.entries`, `mindspore_hub.transform` and `mindspore_hub.create_pipeline`: ssd_resnet50).
+installed entry points (`mindspore_hub.entries`, `mindspore_hub.transform` and
+`mindspore_hub.create_pipeline`: ssd_resnet50).
 """
 import importlib
 

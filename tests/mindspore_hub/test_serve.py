@@ -201,7 +201,8 @@ def test_clients_that_go_away_mid_request_affect_no_one_else():
         for request in (  # a body cut short, then a request whose answer no one waits for
                 b"POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"inp",
                 b"POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 68\r\n\r\n" + b'{"inputs":[{"name":"x","datatype":"FP32","shape":[1,1],"data":[1]}]}'):
+                b"Content-Length: 68\r\n\r\n"
+                b'{"inputs":[{"name":"x","datatype":"FP32","shape":[1,1],"data":[1]}]}'):
             with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as client:
                 client.sendall(request)
             response = infer(url, 4.0)

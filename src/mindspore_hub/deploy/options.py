@@ -18,7 +18,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-batch-size", type=int, default=DEFAULTS.max_batch_size,
                        help=f"samples one model call takes at most (default {DEFAULTS.max_batch_size})")
     group.add_argument("--max-delay-ms", type=float, default=DEFAULTS.max_delay_ms,
-                       help=f"how long a batch waits for more samples after its first (default {DEFAULTS.max_delay_ms:g})")
+                       help="how long a batch waits for more samples after its first "
+                            f"(default {DEFAULTS.max_delay_ms:g})")
     group.add_argument("--max-queue", type=int, default=DEFAULTS.max_queue,
                        help=f"samples that may wait; beyond, 503 with Retry-After (default {DEFAULTS.max_queue})")
     group.add_argument("--workers", type=int, default=DEFAULTS.workers,
