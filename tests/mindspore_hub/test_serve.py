@@ -262,3 +262,43 @@ def test_a_chunked_body_over_the_limit_gets_413_while_it_arrives():
                                  headers={"Content-Type": "application/json"})
         assert response.status_code == 413 and "1048 bytes" in response.json()["error"]
         assert infer(url, 2.0).json()["outputs"][0]["data"] == [4.0]
+
+
+PIPELINE_HOOK = '''
+
+class Doubled:
+    inputs = [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}]
+    outputs = [{"name": "y", "datatype": "FP32", "shape": [-1, 3]}]
+
+    def __init__(self, network, max_batch_size, factor):
+        self.network, self.factor = network, factor
+
+    def prepare(self, sample):
+        return sample["x"]
+
+    def run_batch(self, samples):
+        import mindspore
+        import numpy
+
+        out = self.network(mindspore.Tensor(numpy.stack(samples))).asnumpy()
+        return [{"y": row * self.factor} for row in out]
+
+
+def create_pipeline(name, network, max_batch_size, factor=1.0):
+    return Doubled(network, max_batch_size, factor)
+'''
+
+
+def test_a_folder_entry_with_the_hook_serves_its_own_pipeline(publish):
+    model = publish()
+    with open(model.folder / "hub_conf.py", "a") as f:
+        f.write(PIPELINE_HOOK)
+    pipeline, name = load_pipeline(model.md, ServeSettings(max_batch_size=2), factor=2.0)
+    assert type(pipeline).__name__ == "Doubled"
+    x = np.ones((1, 4), np.float32)
+    with running_server(pipeline, name, max_batch_size=2) as url:
+        response = requests.post(f"{url}/v2/models/{name}/infer", timeout=TIMEOUT, json={
+            "inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": x.ravel().tolist()}]})
+        assert response.status_code == 200, response.text
+        want = 2.0 * (x @ model.params["dense.weight"].T + model.params["dense.bias"])
+        np.testing.assert_allclose(response.json()["outputs"][0]["data"], want.ravel(), rtol=1e-5)
