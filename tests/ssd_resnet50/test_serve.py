@@ -259,8 +259,10 @@ def chromium():
     return browser, driver
 
 
-def test_the_page_in_headless_chromium_draws_the_boxes_and_lists_the_detections(server, photos, expected, tmp_path):
+def test_the_page_in_headless_chromium_draws_the_boxes_and_lists_the_detections(server, photos, expected, tmp_path,
+                                                                                 monkeypatch):
     browser, driver_path = chromium()
+    monkeypatch.setenv("SE_OFFLINE", "true")  # selenium never looks for drivers online
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -272,7 +274,9 @@ def test_the_page_in_headless_chromium_draws_the_boxes_and_lists_the_detections(
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
-                     "--force-device-scale-factor=1", f"--user-data-dir={tmp_path / 'profile'}"):
+                     "--force-device-scale-factor=1", f"--user-data-dir={tmp_path / 'profile'}",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--disable-default-apps"):  # the browser talks to 127.0.0.1 only
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     try:
