@@ -39,6 +39,9 @@ def test_an_entry_without_a_pipeline_is_served_as_a_tensor_model_to_tritonclient
         tensor.set_data_from_numpy(x, binary_data=binary)
         result = client.infer(name, [tensor], outputs=[httpclient.InferRequestedOutput("output_0", binary_data=binary)])
         np.testing.assert_allclose(result.as_numpy("output_0"), want, rtol=1e-5, atol=1e-6)
+        every = client.infer(name, [tensor])  # no outputs named: all of them, in binary (binary_data_output)
+        np.testing.assert_allclose(every.as_numpy("output_0"), want, rtol=1e-5, atol=1e-6)
+        assert every.get_output("output_0")["parameters"]["binary_data_size"] == want.size * 4
         wrong = httpclient.InferInput("input", [2, 5], "FP32")
         wrong.set_data_from_numpy(np.zeros((2, 5), np.float32))
         from tritonclient.utils import InferenceServerException
