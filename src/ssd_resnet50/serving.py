@@ -106,8 +106,8 @@ def check_image_file(data: bytes, max_pixels: int) -> None:
         raise ImageError(f"image: refused as a possible decompression bomb ({error})") from None
     except UnidentifiedImageError:
         raise ImageError("image: not an image file Pillow recognises (PNG, JPEG, BMP, GIF, TIFF, WebP, ...)") from None
-    except (OSError, ValueError, SyntaxError) as error:
-        raise ImageError(f"image: not a readable image file ({error})") from None
+    except Exception as error:  # untrusted bytes: whatever a format's header parser raises means unreadable
+        raise ImageError(f"image: not a readable image file ({type(error).__name__}: {error})") from None
     if width * height > max_pixels:
         raise ImageError(f"image: {width}x{height} is {width * height} pixels, more than the limit of {max_pixels} "
                          "(a possible decompression bomb; the server's --max-pixels)")

@@ -154,6 +154,11 @@ def create_app(pipeline, name: str, settings):
     async def invalid(request, error: RequestValidationError):
         return JSONResponse({"error": f"bad request: {error.errors()}"}, 400)
 
+    @app.exception_handler(Exception)
+    async def failed(request, error: Exception):  # a bug or a failing pipeline: still a JSON answer
+        log.exception("%s %s failed", request.method, request.url.path)
+        return JSONResponse({"error": f"internal error: {type(error).__name__}: {error}"}, 500)
+
     @app.exception_handler(BodyTooLarge)
     async def too_large(request, error):
         return JSONResponse({"error": f"the request body is larger than the limit of {settings.max_body} bytes "
