@@ -305,3 +305,25 @@ def test_a_folder_entry_with_the_hook_serves_its_own_pipeline(publish):
         assert response.status_code == 200, response.text
         want = 2.0 * (x @ model.params["dense.weight"].T + model.params["dense.bias"])
         np.testing.assert_allclose(response.json()["outputs"][0]["data"], want.ravel(), rtol=1e-5)
+
+
+class FailingOnce(SlowPipeline):
+    """Its model raises on the first batch, then works."""
+
+    failed = False
+
+    def run_batch(self, samples):
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("out of device memory")
+        return super().run_batch(samples)
+
+
+def test_a_failing_model_call_is_a_json_500_and_the_server_goes_on():
+    pipeline = FailingOnce()
+    pipeline.warm.set()
+    with running_server(pipeline, "slow") as url:
+        response = infer(url)
+        assert response.status_code == 500
+        assert response.json()["error"] == "the model failed: RuntimeError: out of device memory"
+        assert infer(url, 5.0).json()["outputs"][0]["data"] == [10.0]
