@@ -1,4 +1,4 @@
-"""The ``mshub`` command: list, info, download, verify, cache ls|rm, trust, validate.
+"""The ``mshub`` command: list, info, download, verify, cache ls|rm, trust, validate, serve.
 
 Exit status: 0 success, 1 failure (the reason on stderr), 2 usage error. Everything printed
 that came from metadata, an index or the file system has its control characters escaped
@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     from . import validate as validator
 
     validator.add_arguments(validate)
+
+    from .deploy import options as serve_options  # the server's options; it imports FastAPI only to serve
+
+    serve_options.add_command_arguments(commands.add_parser(
+        "serve", help="serve a model over HTTP (Open Inference Protocol, a page at /); needs the [serve] extra"))
     return parser
 
 
@@ -170,8 +175,14 @@ def _validate(args) -> int:
     return validator.run(args)
 
 
+def _serve(args) -> int:
+    from .deploy import options as serve_options
+
+    return serve_options.run_command(args)
+
+
 COMMANDS = {"list": _list, "info": _info, "download": _download, "verify": _verify, "cache": _cache,
-            "trust": _trust, "validate": _validate}
+            "trust": _trust, "validate": _validate, "serve": _serve}
 
 if __name__ == "__main__":
     sys.exit(main())
