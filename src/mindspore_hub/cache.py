@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import sys
 import threading
 import time
@@ -132,18 +133,21 @@ def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str
 def _adopt(candidate: Path, path: Path, sha256: str) -> bool:
     """Take `candidate`, a file outside the cache, as the asset `path` if its sha256 is `sha256`.
 
-    For a caller holding the asset's lock. The candidate is hard-linked (else copied) under a temporary
-    name beside `path`, that file is hashed, and only on a match renamed into place and marked; it is
-    never used unverified. A link, a missing file or a mismatch leaves the candidate alone (False).
+    For a caller holding the asset's lock. The candidate is hard-linked if only the user can change it
+    (`_private`), else copied, under a temporary name beside `path`; that file is hashed, and only on
+    a match renamed into place and marked; it is never used unverified. A link, a missing file or a mismatch leaves the candidate alone (False).
     """
-    if safefile.regular_stat(candidate) is None:
+    found = safefile.regular_stat(candidate)
+    if found is None:
         return False
     temporary = path.with_name(f"{safefile.TEMPORARY_PREFIX}adopt-{path.name}{safefile.TEMPORARY_SUFFIX}")
     safefile.clear(temporary)
     try:
         try:
+            if not _private(found):
+                raise PermissionError("someone else may write it")  # a shared inode would let them
             os.link(candidate, temporary, follow_symlinks=False)
-        except OSError:  # another file system, or links not allowed: copy, never through a link
+        except OSError:  # another file system, links not allowed, or not only ours: copy, never through a link
             with safefile.open_read(candidate) as source, open(temporary, "xb") as target:
                 while chunk := source.read(1 << 20):
                     target.write(chunk)
@@ -163,6 +167,15 @@ def _adopt(candidate: Path, path: Path, sha256: str) -> bool:
         return False
     finally:
         safefile.clear(temporary)
+
+
+def _private(info: os.stat_result) -> bool:
+    """Whether only the user can change a file: theirs, not writable by group or others.
+
+    Only such a file is hard-linked into the cache; any other is copied, so that once its copy is
+    hashed, no one else can change the bytes the cache holds.
+    """
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def verify(path: str | os.PathLike[str]) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -220,6 +221,23 @@ def test_a_checkpoint_in_upstreams_cache_is_adopted_once_its_sha256_matches(publ
     assert path.read_bytes() == model.body and copy.read_bytes() == model.body
     assert mshub.verify(model.uid)
     assert hashed_files == 2  # hashed when adopted, and by verify
+
+
+def test_a_copy_in_upstreams_cache_that_others_may_write_is_copied_not_linked(publish, server, tmp_path):
+    """A hard link shares the inode: whoever may write the original could change the cache's bytes after the hash."""
+    model = publish()
+    shared = _upstream_copy(tmp_path, model, model.body)
+    shared.chmod(0o666)
+    adopted = Path(mshub.download(model.uid))
+    assert server.gets(model.path) == [] and adopted.read_bytes() == model.body
+    assert not os.path.samefile(adopted, shared)
+    shared.write_bytes(b"changed by someone else")
+    assert adopted.read_bytes() == model.body
+
+    mshub.set_hub_dir(tmp_path / "fresh")
+    private = _upstream_copy(tmp_path, model, model.body)
+    private.chmod(0o644)
+    assert os.path.samefile(mshub.download(model.uid), private)  # the user's own file: linked, not copied
 
 
 def test_a_copy_in_upstreams_cache_that_does_not_match_is_never_used(publish, server, tmp_path, caplog):
