@@ -133,20 +133,22 @@ def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str
 def _adopt(candidate: Path, path: Path, sha256: str) -> bool:
     """Take `candidate`, a file outside the cache, as the asset `path` if its sha256 is `sha256`.
 
-    For a caller holding the asset's lock. The candidate is hard-linked if only the user can change it
-    (`_private`), else copied, under a temporary name beside `path`; that file is hashed, and only on
-    a match renamed into place and marked; it is never used unverified. A link, a missing file or a mismatch leaves the candidate alone (False).
+    For a caller holding the asset's lock. The candidate is hard-linked under a temporary name beside
+    `path` if the linked file is one only the user can change (`_private`), else copied; that file
+    is hashed, and only on a match renamed into place and marked; it is never used unverified. A
+    link, a missing file or a mismatch leaves the candidate alone (False) and nothing in the cache.
     """
-    found = safefile.regular_stat(candidate)
-    if found is None:
+    if safefile.regular_stat(candidate) is None:
         return False
     temporary = path.with_name(f"{safefile.TEMPORARY_PREFIX}adopt-{path.name}{safefile.TEMPORARY_SUFFIX}")
     safefile.clear(temporary)
+    safefile.remove(temporary)
     try:
         try:
-            if not _private(found):
-                raise PermissionError("someone else may write it")  # a shared inode would let them
             os.link(candidate, temporary, follow_symlinks=False)
+            if not _private(os.lstat(temporary)):  # judged on the inode linked, not on an earlier look
+                safefile.remove(temporary)
+                raise PermissionError("someone else may write it")  # a shared inode would let them
         except OSError:  # another file system, links not allowed, or not only ours: copy, never through a link
             with safefile.open_read(candidate) as source, open(temporary, "xb") as target:
                 while chunk := source.read(1 << 20):
@@ -166,7 +168,7 @@ def _adopt(candidate: Path, path: Path, sha256: str) -> bool:
         log.info("could not adopt %s: %s", candidate, error)
         return False
     finally:
-        safefile.clear(temporary)
+        safefile.remove(temporary)  # a mismatch's copy or link is not kept
 
 
 def _private(info: os.stat_result) -> bool:

@@ -248,6 +248,7 @@ def test_a_copy_in_upstreams_cache_that_does_not_match_is_never_used(publish, se
     assert len(server.gets(model.path)) == 1 and path.read_bytes() == model.body
     assert copy.read_bytes() == b"upstream kept a file that failed its hash"  # left alone
     assert "not adopting it" in caplog.text
+    assert [leftover for leftover in path.parent.iterdir() if "adopt" in leftover.name] == []  # nor a copy of it
 
 
 def test_a_link_in_upstreams_cache_is_not_followed(publish, server, tmp_path):
