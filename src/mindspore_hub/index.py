@@ -67,7 +67,8 @@ def find_local(uid: str) -> Path | None:
 def remote_url(name: names.Name, source: str | None = None, branch: str | None = None) -> str:
     """The URL of a uid's markdown in the remote hub index, on `branch` (default: the cached routing)."""
     template = settings.index_url() or INDEX_URLS["github" if source == "github" else "gitee"]
-    return template.format(branch=branch or listing.branch_for(name, source, fetch=False), uid=quote(name.uid))
+    branch = branch or listing.branch_for(name, source, fetch=False)  # a learned one is the index's text
+    return template.format(branch=quote(branch, safe="/"), uid=quote(name.uid))
 
 
 def lookup(name: names.Name, source: str | None = None, force_reload: bool = False) -> ModelInfo:

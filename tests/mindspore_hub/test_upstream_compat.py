@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import mindspore_hub as mshub
-from mindspore_hub import listing, manage, names
+from mindspore_hub import index, listing, manage, names
 from mindspore_hub.errors import DownloadError, IndexUnavailableError, OfflineError
 from tests.mindspore_hub.models import checkpoint_bytes, commit_branches, sha256, tiny_params, write_md
 
@@ -129,6 +129,15 @@ def test_four_part_uids_go_to_a_branch_that_has_them_learned_once(tmp_path, serv
     monkeypatch.setenv("MSHUB_OFFLINE", "1")  # offline: the cached listing still routes
     assert listing.branch_for(names.parse("tests/cpu/0.7/old_net")) == "r1.3"
     assert listing.branch_for(names.parse("tests/cpu/0.7/absent")) == "r0.7"
+
+
+def test_a_learned_branch_name_cannot_climb_out_of_the_index_url(monkeypatch):
+    """A branch name comes from the index repository: ``%2e%2e`` is a valid git ref that a server reads as ``..``."""
+    monkeypatch.setenv("MSHUB_INDEX_URL", "https://h.example/hub/raw/{branch}/mshub_res/assets/{uid}.md")
+    url = index.remote_url(names.parse("tests/cpu/0.7/x"), branch="%2e%2e/%2e%2e/other")
+    assert url == "https://h.example/hub/raw/%252e%252e/%252e%252e/other/mshub_res/assets/tests/cpu/0.7/x.md"
+    assert index.remote_url(names.parse("tests/cpu/0.7/x"), branch="r1.3").endswith("/raw/r1.3/mshub_res/assets/"
+                                                                                     "tests/cpu/0.7/x.md")
 
 
 def test_without_a_listing_the_era_branch_is_used(server, monkeypatch, tmp_path):
