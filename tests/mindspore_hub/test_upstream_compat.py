@@ -349,3 +349,11 @@ def test_upstreams_file_helpers_keep_only_verified_files(publish, server, tmp_pa
     other.write_bytes(b"another model's weights")
     with pytest.raises(ValueError, match="not the .* that .* names"):
         auto_rename(other, tmp_path / "named", model.md)
+    assert sorted(item.name for item in (tmp_path / "named").iterdir()) == ["tiny_a.ckpt"]  # no copy left
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not to be overwritten")
+    renamed.unlink()
+    renamed.symlink_to(outside)
+    auto_rename(path, tmp_path / "named", model.md)
+    assert outside.read_text() == "not to be overwritten" and renamed.read_bytes() == model.body
