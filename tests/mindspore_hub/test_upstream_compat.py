@@ -178,6 +178,10 @@ def test_mshub_info_shows_the_checkpoint_it_will_fetch(capsys, monkeypatch):
     monkeypatch.setenv("MSHUB_MIRRORS", "https://download.mindspore.cn=https://mirror.example/ms")
     assert cli.main(["info", "--json", SSD_UID]) == 0
     assert json.loads(capsys.readouterr().out)["will_fetch"]["url"].startswith("https://mirror.example/ms/model_zoo/")
+    monkeypatch.setenv("MSHUB_MIRRORS", "https://download.mindspore.cn=http://mirror.example/ms")  # the policy refuses it
+    assert cli.main(["info", SSD_UID]) == 0
+    out = capsys.readouterr().out
+    assert "will fetch:" not in out and "will not fetch: refusing plain http for asset link http://mirror.example" in out
 
 
 def _current_card(server, monkeypatch, tmp_path, model, body: bytes) -> str:
