@@ -131,6 +131,28 @@ def test_four_part_uids_go_to_a_branch_that_has_them_learned_once(tmp_path, serv
     assert listing.branch_for(names.parse("tests/cpu/0.7/absent")) == "r0.7"
 
 
+def test_the_branch_listing_is_written_only_inside_the_cache_never_through_a_link(tmp_path, server, monkeypatch):
+    url = _index(tmp_path, server, {"master": ["tests/1.9/new_net"]})
+    monkeypatch.setenv("MSHUB_INDEX_REPO", url)
+    cached = listing._cache_file(listing.index_repo())
+    cached.parent.mkdir(parents=True)
+    outside = tmp_path / "bashrc"
+    outside.write_text("kept")
+    cached.symlink_to(outside)  # a planted listing link: neither read nor written through
+    assert listing.branches() == {"master": ["tests/1.9/new_net"]}
+    assert outside.read_text() == "kept" and not cached.is_symlink()
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for item in cached.parent.iterdir():
+        item.unlink()
+    cached.parent.rmdir()
+    cached.parent.symlink_to(elsewhere)  # the listing's folder a link: refused, nothing written there
+    with pytest.raises(IndexUnavailableError, match="symbolic link"):
+        listing.branches(force_reload=True)
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_a_learned_branch_name_cannot_climb_out_of_the_index_url(monkeypatch):
     """A branch name comes from the index repository: ``%2e%2e`` is a valid git ref that a server reads as ``..``."""
     monkeypatch.setenv("MSHUB_INDEX_URL", "https://h.example/hub/raw/{branch}/mshub_res/assets/{uid}.md")
