@@ -91,7 +91,8 @@ def lookup(name: names.Name, source: str | None = None, force_reload: bool = Fal
     except DownloadError as error:
         if error.status != 404:
             raise
-        holder = listing.branch_for(name, source)  # learns the index's branches once (then cached)
+        # learns the index's branches once (then cached; again with force_reload)
+        holder = listing.branch_for(name, source, force_reload=force_reload)
         if holder == branch:
             raise
         return _remote(remote_url(name, source, holder), name, force_reload)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import mindspore_hub as mshub
-from mindspore_hub import index, listing, manage, names
+from mindspore_hub import cache, index, listing, manage, names
 from mindspore_hub.errors import DownloadError, IndexUnavailableError, OfflineError
 from tests.mindspore_hub.models import checkpoint_bytes, commit_branches, sha256, tiny_params, write_md
 
@@ -162,6 +162,19 @@ def test_a_learned_branch_name_cannot_climb_out_of_the_index_url(monkeypatch):
                                                                                      "tests/cpu/0.7/x.md")
 
 
+def test_force_reload_learns_the_listing_again_for_a_uid_published_after_it(tmp_path, server, monkeypatch):
+    uid = "tests/cpu/0.7/later_net"
+    monkeypatch.setenv("MSHUB_INDEX_REPO", _index(tmp_path, server, {"master": ["tests/1.9/new_net"], "r1.3": [uid]}))
+    monkeypatch.setenv("MSHUB_INDEX_URL", server.url("/{branch}/{uid}.md"))
+    server.add(f"/r1.3/{uid}.md", write_md(tmp_path / "scratch.md", "later_net", "https://h.example/a.ckpt",
+                                           "1" * 64).read_bytes())
+    cache.write_atomically(listing._cache_file(listing.index_repo()), json.dumps({"master": [], "r1.3": []}))
+    with pytest.raises(DownloadError, match="HTTP 404"):  # the listing learned earlier does not have it
+        mshub.info(uid)
+    assert mshub.info(uid, force_reload=True).model_name == "later_net"
+    assert listing.branches(local_only=True)["r1.3"] == [uid]
+
+
 def test_without_a_listing_the_era_branch_is_used(server, monkeypatch, tmp_path):
     monkeypatch.setenv("MSHUB_OFFLINE", "1")
     assert listing.branch_for(names.parse("tests/cpu/1.0/x")) == "r1.0"
@@ -200,10 +213,11 @@ def test_mshub_info_shows_the_checkpoint_it_will_fetch(capsys, monkeypatch):
     monkeypatch.setenv("MSHUB_MIRRORS", "https://download.mindspore.cn=https://mirror.example/ms")
     assert cli.main(["info", "--json", SSD_UID]) == 0
     assert json.loads(capsys.readouterr().out)["will_fetch"]["url"].startswith("https://mirror.example/ms/model_zoo/")
-    monkeypatch.setenv("MSHUB_MIRRORS", "https://download.mindspore.cn=http://mirror.example/ms")  # the policy refuses it
+    monkeypatch.setenv("MSHUB_MIRRORS", "https://download.mindspore.cn=http://mirror.example/ms")  # refused
     assert cli.main(["info", SSD_UID]) == 0
     out = capsys.readouterr().out
-    assert "will fetch:" not in out and "will not fetch: refusing plain http for asset link http://mirror.example" in out
+    assert "will fetch:" not in out
+    assert "will not fetch: refusing plain http for asset link http://mirror.example" in out
 
 
 def _current_card(server, monkeypatch, tmp_path, model, body: bytes) -> str:
