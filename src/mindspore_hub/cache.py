@@ -104,7 +104,7 @@ def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str
     sha256 = path.parent.name
     if not force and is_verified(path, sha256):
         return path
-    if settings.offline():
+    if settings.offline() and (force or not any(safefile.regular_stat(copy) for copy in adopt)):
         raise _offline(path, force)
     with locked(sha256, watch=path.with_name(path.name + PART)):
         safefile.make_dirs(root(), path.parent)
@@ -115,7 +115,9 @@ def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str
                 if safefile.regular_stat(path) is not None and _verify(path, sha256):
                     return path
                 if any(_adopt(candidate, path, sha256) for candidate in adopt):
-                    return path
+                    return path  # adopting needs no network: offline too
+            if settings.offline():
+                raise _offline(path, force)
             safefile.clear(path)  # a link there is never trusted nor written through
             try:
                 fetch_file(url, path, sha256, label=label, restart=force)

@@ -272,6 +272,19 @@ def test_a_checkpoint_in_upstreams_cache_is_adopted_once_its_sha256_matches(publ
     assert hashed_files == 2  # hashed when adopted, and by verify
 
 
+def test_a_checkpoint_in_upstreams_cache_is_adopted_offline_too(publish, server, tmp_path, monkeypatch):
+    model = publish()
+    monkeypatch.setenv("MSHUB_OFFLINE", "1")
+    with pytest.raises(OfflineError, match="is not in the cache"):
+        mshub.download(model.uid)
+    copy = _upstream_copy(tmp_path, model, b"not the checkpoint")
+    with pytest.raises(OfflineError, match="is not in the cache"):  # a copy that does not match: still missing
+        mshub.download(model.uid)
+    copy.write_bytes(model.body)
+    assert Path(mshub.download(model.uid)).read_bytes() == model.body
+    assert server.requests == []
+
+
 def test_a_copy_in_upstreams_cache_that_others_may_write_is_copied_not_linked(publish, server, tmp_path):
     """A hard link shares the inode: whoever may write the original could change the cache's bytes after the hash."""
     model = publish()
