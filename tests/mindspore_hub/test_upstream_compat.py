@@ -410,3 +410,16 @@ def test_upstreams_file_helpers_keep_only_verified_files(publish, server, tmp_pa
     renamed.symlink_to(outside)
     auto_rename(path, tmp_path / "named", model.md)
     assert outside.read_text() == "not to be overwritten" and renamed.read_bytes() == model.body
+
+
+def test_upstreams_repo_helper_never_replaces_a_folder_it_did_not_fetch(tmp_path, no_network, monkeypatch):
+    from mindspore_hub._utils.download import _download_repo_from_url
+
+    monkeypatch.setenv("MSHUB_OFFLINE", "1")  # a fetch would fail with OfflineError, not the refusal looked for
+    mine = tmp_path / "work" / "googlenet"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("my own work")
+    link = "https://gitee.com/mindspore/models/tree/master/research/cv/googlenet"
+    with pytest.raises(mshub.HubError, match="already exists and was not fetched"):
+        _download_repo_from_url(link, tmp_path / "work")
+    assert (mine / "notes.txt").read_text() == "my own work" and no_network == []
