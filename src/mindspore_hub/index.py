@@ -98,6 +98,20 @@ def lookup(name: names.Name, source: str | None = None, force_reload: bool = Fal
         return _remote(remote_url(name, source, holder), name, force_reload)
 
 
+def current_card(name: names.Name, source: str = "gitee") -> ModelInfo:
+    """The remote index's card for a uid as it is now, read without writing the cache.
+
+    For a message that names what the hub offers today: reading it must not replace the card a later
+    `lookup` finds, or the next load would switch weights without being asked.
+    """
+    body = fetch_bytes(remote_url(name, source), "hub metadata")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HubError(f"the hub's current card for {name.text} is not UTF-8 text") from None
+    return parse_text(text)
+
+
 def _remote(url: str, name: names.Name, force_reload: bool) -> ModelInfo:
     """The metadata at `url`: its cached copy, else fetched, parsed, then cached."""
     cached = _cached_path(url, name.uid)

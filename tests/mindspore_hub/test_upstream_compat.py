@@ -241,9 +241,29 @@ def test_a_gone_checkpoint_names_the_newer_one_upstream_and_never_switches(publi
     assert f"A newer checkpoint exists upstream" in message and digest in message and "/files/newer.ckpt" in message
     assert f"mshub.load('{model.uid}', source='gitee')" in message and "Nothing was switched" in message
     assert not server.gets("/files/newer.ckpt")  # named, not fetched
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        mshub.download(model.uid)  # asked again: still the card's own checkpoint, never the newer one
     network = mshub.load(model.uid, pretrained=False)  # the user's choice: the current card's weights, its sha256
     mshub.load_weights(network, model.uid, source="gitee")
     assert (network.dense.weight.asnumpy() == newer["dense.weight"]).all()
+
+
+def test_a_gone_checkpoint_of_a_cached_remote_card_is_not_switched_by_the_hint(server, monkeypatch, tmp_path):
+    """Reading the hub's current card for the hint must not replace the cached card the next load reads."""
+    uid = "tests/cpu/1.0/remote_a"
+    monkeypatch.setenv("MSHUB_INDEX_URL", server.url("/index/{branch}/{uid}.md"))
+    old, new = checkpoint_bytes(tiny_params(seed=1)), checkpoint_bytes(tiny_params(seed=5))
+    old_link, new_link = server.add("/files/old.ckpt", old), server.add("/files/new.ckpt", new)
+    server.add(f"/index/r1.0/{uid}.md", write_md(tmp_path / "a.md", "tiny_a", old_link, sha256(old)).read_bytes())
+    mshub.info(uid)  # the card as it was, cached
+    server.routes.pop("/files/old.ckpt")
+    server.add(f"/index/r1.0/{uid}.md", write_md(tmp_path / "b.md", "tiny_a", new_link, sha256(new)).read_bytes())
+    for _ in range(2):  # asked again: still the cached card's checkpoint, never the newer one
+        with pytest.raises(DownloadError, match="A newer checkpoint exists upstream") as caught:
+            mshub.download(uid)
+    assert f"mshub.load('{uid}', source='gitee', force_reload=True)" in str(caught.value)
+    assert not server.gets("/files/new.ckpt")
+    assert Path(mshub.download(uid, source="gitee", force_reload=True)).read_bytes() == new  # as the hint says
 
 
 def test_a_gone_checkpoint_that_the_current_card_names_too_says_so(publish, server, monkeypatch, tmp_path):
