@@ -140,7 +140,12 @@ def _adopt(candidate: Path, path: Path, sha256: str) -> bool:
     is hashed, and only on a match renamed into place and marked; it is never used unverified. A
     link, a missing file or a mismatch leaves the candidate alone (False) and nothing in the cache.
     """
-    if safefile.regular_stat(candidate) is None:
+    found = safefile.regular_stat(candidate)
+    if found is None:
+        return False
+    if found.st_size > settings.max_size():
+        log.warning("%s is larger than %s (%d bytes); not adopting it", candidate, settings.MAX_SIZE,
+                    settings.max_size())
         return False
     temporary = path.with_name(f"{safefile.TEMPORARY_PREFIX}adopt-{path.name}{safefile.TEMPORARY_SUFFIX}")
     safefile.clear(temporary)
@@ -154,6 +159,8 @@ def _adopt(candidate: Path, path: Path, sha256: str) -> bool:
         except OSError:  # another file system, links not allowed, or not only ours: copy, never through a link
             with safefile.open_read(candidate) as source, open(temporary, "xb") as target:
                 while chunk := source.read(1 << 20):
+                    if target.tell() + len(chunk) > settings.max_size():  # it grew since: a disk is not filled
+                        raise OSError(f"it grew past {settings.MAX_SIZE} while being copied")
                     target.write(chunk)
         with safefile.open_read(temporary) as handle:
             identity = safefile.identity(os.fstat(handle.fileno()))

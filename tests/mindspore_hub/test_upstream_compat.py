@@ -322,6 +322,20 @@ def test_a_copy_in_upstreams_cache_that_others_may_write_is_copied_not_linked(pu
     assert os.path.samefile(mshub.download(model.uid), private)  # the user's own file: linked, not copied
 
 
+def test_a_copy_in_upstreams_cache_larger_than_the_size_cap_is_not_copied(publish, server, tmp_path, monkeypatch):
+    model = publish()
+    shared = _upstream_copy(tmp_path, model, model.body)
+    shared.chmod(0o666)  # it would be copied
+    monkeypatch.setenv("MSHUB_MAX_SIZE", str(len(model.body) - 1))
+    with pytest.raises(DownloadError):  # the download is held to the cap too
+        mshub.download(model.uid)
+    assert list(Path(mshub.get_hub_dir()).rglob("*adopt*")) == []
+    asked = len(server.gets(model.path))
+    monkeypatch.setenv("MSHUB_MAX_SIZE", str(len(model.body)))
+    assert Path(mshub.download(model.uid)).read_bytes() == model.body  # within the cap: adopted, not downloaded
+    assert len(server.gets(model.path)) == asked
+
+
 def test_a_copy_in_upstreams_cache_that_does_not_match_is_never_used(publish, server, tmp_path, caplog):
     model = publish()
     copy = _upstream_copy(tmp_path, model, b"upstream kept a file that failed its hash")
