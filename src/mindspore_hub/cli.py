@@ -101,6 +101,11 @@ def _info(args) -> int:
     fields = {key: value for key, value in meta.fields.items()}
     fetched = checkpoint_asset(meta) if meta.assets else None
     will_fetch = fetched and {"url": urls.apply_mirrors(fetched.asset_link), "sha256": fetched.asset_sha256}
+    if will_fetch:
+        try:
+            urls.asset_url(fetched.asset_link)
+        except HubError as error:  # the policy refuses it (after mirrors): say so, do not show it as fetched
+            will_fetch["refused"] = str(error)
     if args.json:  # JSON escapes control characters itself
         print(json.dumps({"uid": meta.uid, "path": meta.path, "fields": fields, "will_fetch": will_fetch},
                          indent=2, default=str))
@@ -112,7 +117,9 @@ def _info(args) -> int:
             _show(f"{key}: {value}")
     for asset in meta.assets:
         _show(f"asset: {asset.file_format} {asset.asset_link} sha256={asset.asset_sha256}")
-    if will_fetch:
+    if will_fetch and "refused" in will_fetch:
+        _show(f"will not fetch: {will_fetch['refused']}")
+    elif will_fetch:
         _show(f"will fetch: {will_fetch['url']} sha256={will_fetch['sha256']}")
     return 0
 

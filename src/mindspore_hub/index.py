@@ -67,7 +67,8 @@ def find_local(uid: str) -> Path | None:
 def remote_url(name: names.Name, source: str | None = None, branch: str | None = None) -> str:
     """The URL of a uid's markdown in the remote hub index, on `branch` (default: the cached routing)."""
     template = settings.index_url() or INDEX_URLS["github" if source == "github" else "gitee"]
-    return template.format(branch=branch or listing.branch_for(name, source, fetch=False), uid=quote(name.uid))
+    branch = branch or listing.branch_for(name, source, fetch=False)  # a learned one is the index's text
+    return template.format(branch=quote(branch, safe="/"), uid=quote(name.uid))
 
 
 def lookup(name: names.Name, source: str | None = None, force_reload: bool = False) -> ModelInfo:
@@ -90,10 +91,25 @@ def lookup(name: names.Name, source: str | None = None, force_reload: bool = Fal
     except DownloadError as error:
         if error.status != 404:
             raise
-        holder = listing.branch_for(name, source)  # learns the index's branches once (then cached)
+        # learns the index's branches once (then cached; again with force_reload)
+        holder = listing.branch_for(name, source, force_reload=force_reload)
         if holder == branch:
             raise
         return _remote(remote_url(name, source, holder), name, force_reload)
+
+
+def current_card(name: names.Name, source: str = "gitee") -> ModelInfo:
+    """The remote index's card for a uid as it is now, read without writing the cache.
+
+    For a message that names what the hub offers today: reading it must not replace the card a later
+    `lookup` finds, or the next load would switch weights without being asked.
+    """
+    body = fetch_bytes(remote_url(name, source), "hub metadata")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HubError(f"the hub's current card for {name.text} is not UTF-8 text") from None
+    return parse_text(text)
 
 
 def _remote(url: str, name: names.Name, force_reload: bool) -> ModelInfo:

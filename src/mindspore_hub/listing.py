@@ -59,11 +59,12 @@ def branches(source: str | None = None, force_reload: bool = False,
     return result
 
 
-def branch_for(name: names.Name, source: str | None = None, fetch: bool = True) -> str:
+def branch_for(name: names.Name, source: str | None = None, fetch: bool = True, force_reload: bool = False) -> str:
     """The index branch to read a uid from: its era's (`names.Name.branch`), unless only another has it.
 
     A 4-part uid missing from ``r<version>`` goes to the newest release branch that lists it (master
-    last). The listing is the cached one, learned first if `fetch` (and online). When it cannot be
+    last). The listing is the cached one, learned first if `fetch` (and online; again if
+    `force_reload`, for a uid published after it was learned). When it cannot be
     had (not cached and not fetched, or the repository unreachable), the era's branch is used and
     the lookup itself reports what is missing.
     """
@@ -71,7 +72,7 @@ def branch_for(name: names.Name, source: str | None = None, fetch: bool = True) 
     if len(name.parts) != 4:
         return preferred
     try:
-        listing = branches(source, local_only=not fetch)
+        listing = branches(source, force_reload=fetch and force_reload, local_only=not fetch)
     except IndexUnavailableError as error:
         log.info("looking %s up on branch %s: %s", names.printable(name.uid), preferred, names.printable(error))
         return preferred

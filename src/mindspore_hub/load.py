@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import cache, code, names, settings, urls, weights
+from . import cache, code, index, names, settings, urls, weights
 from .errors import DownloadError, HubError
 from .info import info
 from .names import check_flags
@@ -144,14 +144,16 @@ def _gone_hint(meta, asset) -> str:
     """
     if meta.uid is None:
         return "The checkpoint this card names is gone; ask its publisher for a current card."
-    how = f"mshub.load({meta.uid!r}, source='gitee')"
+    cached = meta.path is not None and cache.root().resolve() in Path(meta.path).resolve().parents
+    # a card cached from the remote index is replaced only when asked to (force_reload)
+    how = f"mshub.load({meta.uid!r}, source='gitee'{', force_reload=True' if cached else ''})"
+    show = f"mshub info {meta.uid} --source gitee{' --force-reload' if cached else ''}"
     try:
-        current = info(meta.uid, source="gitee", force_reload=True)
-        newer = checkpoint_asset(current)
+        newer = checkpoint_asset(index.current_card(names.parse(meta.uid)))  # the cache is left as it is
     except (HubError, OSError, ValueError) as error:
         return (f"The hub's current card for {meta.uid} may name a newer checkpoint; it could not be read "
-                f"({names.printable(str(error).splitlines()[0])}). When it can: `mshub info {meta.uid} "
-                f"--source gitee` shows it and {how} loads it.")
+                f"({names.printable(str(error).splitlines()[0])}). When it can: `{show}` shows it and {how} "
+                "loads it.")
     if newer.asset_sha256.lower() == asset.asset_sha256.lower():
         return f"The hub's current card for {meta.uid} names the same checkpoint; it is gone upstream too."
     return (f"A newer checkpoint exists upstream: the hub's current card for {meta.uid} names {newer.asset_link} "

@@ -242,7 +242,11 @@ def _mapping_items(loader: _Loader, node: yaml.Node, where: str, path: str | Non
             duplicates.append((key, seen[key], line))
             items = [item for item in items if item[0] != key]
         seen[key] = line
-        value = loader.construct_object(value_node, deep=True)
+        try:
+            value = loader.construct_object(value_node, deep=True)
+        except ValueError as error:  # a YAML date that is no date (2023-13-45): PyYAML's own ValueError
+            raise MetadataError(f"cannot be read: {error}", path, value_node.start_mark.line + offset,
+                                key) from None
         keep_text = key in _SOURCE_TEXT_FIELDS or isinstance(value, (datetime.date, datetime.datetime))
         if keep_text and isinstance(value_node, yaml.ScalarNode) and value is not None:
             value = value_node.value

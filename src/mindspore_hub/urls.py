@@ -114,8 +114,13 @@ def apply_mirrors(url: str) -> str:
     rules rewrite hub metadata URLs and the repositories of repo-links (git fetches), so
     'https://gitee.com/mindspore=https://git.corp.example/mindspore' sends code fetches to a
     corporate git mirror.
+
+    A prefix matches only up to a boundary (its end is the URL's end, or a ``/``, ``?`` or ``#`` of it
+    or of the URL follows), so a link cannot extend the mirror's host or folder name:
+    'https://download.mindspore.cn.attacker.example/a.ckpt' is not rewritten by the rule above.
     """
     for prefix, replacement in settings.mirrors():
-        if url.startswith(prefix):
-            return replacement + url[len(prefix):]
+        rest = url[len(prefix):]
+        if url.startswith(prefix) and (not rest or prefix[-1] in "/?#" or rest[0] in "/?#"):
+            return replacement + rest
     return url

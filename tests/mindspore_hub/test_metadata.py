@@ -181,6 +181,7 @@ def test_missing_optional_fields_are_none():
     ("# m\n---\nmodel-name: m\n  bad: indent\n---\n", 4, None, "invalid YAML"),
     ("# m\n---\nasset: x.ckpt\n---\n", 3, "asset", "list"),
     ("# m\n---\nasset:\n- just a string\n---\n", 4, "asset", "mapping"),
+    ("# m\n---\nmodel-name: m\nupdate-time: 2023-13-45\n---\n", 4, "update-time", "month must be in 1..12"),
 ])
 def test_structural_problems_raise_with_line_and_field(text, line, field, words):
     with pytest.raises(MetadataError) as caught:

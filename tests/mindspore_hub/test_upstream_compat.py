@@ -6,12 +6,13 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
 
 import mindspore_hub as mshub
-from mindspore_hub import listing, manage, names
+from mindspore_hub import cache, index, listing, manage, names
 from mindspore_hub.errors import DownloadError, IndexUnavailableError, OfflineError
 from tests.mindspore_hub.models import checkpoint_bytes, commit_branches, sha256, tiny_params, write_md
 
@@ -130,6 +131,50 @@ def test_four_part_uids_go_to_a_branch_that_has_them_learned_once(tmp_path, serv
     assert listing.branch_for(names.parse("tests/cpu/0.7/absent")) == "r0.7"
 
 
+def test_the_branch_listing_is_written_only_inside_the_cache_never_through_a_link(tmp_path, server, monkeypatch):
+    url = _index(tmp_path, server, {"master": ["tests/1.9/new_net"]})
+    monkeypatch.setenv("MSHUB_INDEX_REPO", url)
+    cached = listing._cache_file(listing.index_repo())
+    cached.parent.mkdir(parents=True)
+    outside = tmp_path / "bashrc"
+    outside.write_text("kept")
+    cached.symlink_to(outside)  # a planted listing link: neither read nor written through
+    assert listing.branches() == {"master": ["tests/1.9/new_net"]}
+    assert outside.read_text() == "kept" and not cached.is_symlink()
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for item in cached.parent.iterdir():
+        item.unlink()
+    cached.parent.rmdir()
+    cached.parent.symlink_to(elsewhere)  # the listing's folder a link: refused, nothing written there
+    with pytest.raises(IndexUnavailableError, match="symbolic link"):
+        listing.branches(force_reload=True)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_learned_branch_name_cannot_climb_out_of_the_index_url(monkeypatch):
+    """A branch name comes from the index repository: ``%2e%2e`` is a valid git ref that a server reads as ``..``."""
+    monkeypatch.setenv("MSHUB_INDEX_URL", "https://h.example/hub/raw/{branch}/mshub_res/assets/{uid}.md")
+    url = index.remote_url(names.parse("tests/cpu/0.7/x"), branch="%2e%2e/%2e%2e/other")
+    assert url == "https://h.example/hub/raw/%252e%252e/%252e%252e/other/mshub_res/assets/tests/cpu/0.7/x.md"
+    assert index.remote_url(names.parse("tests/cpu/0.7/x"), branch="r1.3").endswith("/raw/r1.3/mshub_res/assets/"
+                                                                                     "tests/cpu/0.7/x.md")
+
+
+def test_force_reload_learns_the_listing_again_for_a_uid_published_after_it(tmp_path, server, monkeypatch):
+    uid = "tests/cpu/0.7/later_net"
+    monkeypatch.setenv("MSHUB_INDEX_REPO", _index(tmp_path, server, {"master": ["tests/1.9/new_net"], "r1.3": [uid]}))
+    monkeypatch.setenv("MSHUB_INDEX_URL", server.url("/{branch}/{uid}.md"))
+    server.add(f"/r1.3/{uid}.md", write_md(tmp_path / "scratch.md", "later_net", "https://h.example/a.ckpt",
+                                           "1" * 64).read_bytes())
+    cache.write_atomically(listing._cache_file(listing.index_repo()), json.dumps({"master": [], "r1.3": []}))
+    with pytest.raises(DownloadError, match="HTTP 404"):  # the listing learned earlier does not have it
+        mshub.info(uid)
+    assert mshub.info(uid, force_reload=True).model_name == "later_net"
+    assert listing.branches(local_only=True)["r1.3"] == [uid]
+
+
 def test_without_a_listing_the_era_branch_is_used(server, monkeypatch, tmp_path):
     monkeypatch.setenv("MSHUB_OFFLINE", "1")
     assert listing.branch_for(names.parse("tests/cpu/1.0/x")) == "r1.0"
@@ -168,6 +213,11 @@ def test_mshub_info_shows_the_checkpoint_it_will_fetch(capsys, monkeypatch):
     monkeypatch.setenv("MSHUB_MIRRORS", "https://download.mindspore.cn=https://mirror.example/ms")
     assert cli.main(["info", "--json", SSD_UID]) == 0
     assert json.loads(capsys.readouterr().out)["will_fetch"]["url"].startswith("https://mirror.example/ms/model_zoo/")
+    monkeypatch.setenv("MSHUB_MIRRORS", "https://download.mindspore.cn=http://mirror.example/ms")  # refused
+    assert cli.main(["info", SSD_UID]) == 0
+    out = capsys.readouterr().out
+    assert "will fetch:" not in out
+    assert "will not fetch: refusing plain http for asset link http://mirror.example" in out
 
 
 def _current_card(server, monkeypatch, tmp_path, model, body: bytes) -> str:
@@ -191,9 +241,29 @@ def test_a_gone_checkpoint_names_the_newer_one_upstream_and_never_switches(publi
     assert f"A newer checkpoint exists upstream" in message and digest in message and "/files/newer.ckpt" in message
     assert f"mshub.load('{model.uid}', source='gitee')" in message and "Nothing was switched" in message
     assert not server.gets("/files/newer.ckpt")  # named, not fetched
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        mshub.download(model.uid)  # asked again: still the card's own checkpoint, never the newer one
     network = mshub.load(model.uid, pretrained=False)  # the user's choice: the current card's weights, its sha256
     mshub.load_weights(network, model.uid, source="gitee")
     assert (network.dense.weight.asnumpy() == newer["dense.weight"]).all()
+
+
+def test_a_gone_checkpoint_of_a_cached_remote_card_is_not_switched_by_the_hint(server, monkeypatch, tmp_path):
+    """Reading the hub's current card for the hint must not replace the cached card the next load reads."""
+    uid = "tests/cpu/1.0/remote_a"
+    monkeypatch.setenv("MSHUB_INDEX_URL", server.url("/index/{branch}/{uid}.md"))
+    old, new = checkpoint_bytes(tiny_params(seed=1)), checkpoint_bytes(tiny_params(seed=5))
+    old_link, new_link = server.add("/files/old.ckpt", old), server.add("/files/new.ckpt", new)
+    server.add(f"/index/r1.0/{uid}.md", write_md(tmp_path / "a.md", "tiny_a", old_link, sha256(old)).read_bytes())
+    mshub.info(uid)  # the card as it was, cached
+    server.routes.pop("/files/old.ckpt")
+    server.add(f"/index/r1.0/{uid}.md", write_md(tmp_path / "b.md", "tiny_a", new_link, sha256(new)).read_bytes())
+    for _ in range(2):  # asked again: still the cached card's checkpoint, never the newer one
+        with pytest.raises(DownloadError, match="A newer checkpoint exists upstream") as caught:
+            mshub.download(uid)
+    assert f"mshub.load('{uid}', source='gitee', force_reload=True)" in str(caught.value)
+    assert not server.gets("/files/new.ckpt")
+    assert Path(mshub.download(uid, source="gitee", force_reload=True)).read_bytes() == new  # as the hint says
 
 
 def test_a_gone_checkpoint_that_the_current_card_names_too_says_so(publish, server, monkeypatch, tmp_path):
@@ -222,6 +292,50 @@ def test_a_checkpoint_in_upstreams_cache_is_adopted_once_its_sha256_matches(publ
     assert hashed_files == 2  # hashed when adopted, and by verify
 
 
+def test_a_checkpoint_in_upstreams_cache_is_adopted_offline_too(publish, server, tmp_path, monkeypatch):
+    model = publish()
+    monkeypatch.setenv("MSHUB_OFFLINE", "1")
+    with pytest.raises(OfflineError, match="is not in the cache"):
+        mshub.download(model.uid)
+    copy = _upstream_copy(tmp_path, model, b"not the checkpoint")
+    with pytest.raises(OfflineError, match="is not in the cache"):  # a copy that does not match: still missing
+        mshub.download(model.uid)
+    copy.write_bytes(model.body)
+    assert Path(mshub.download(model.uid)).read_bytes() == model.body
+    assert server.requests == []
+
+
+def test_a_copy_in_upstreams_cache_that_others_may_write_is_copied_not_linked(publish, server, tmp_path):
+    """A hard link shares the inode: whoever may write the original could change the cache's bytes after the hash."""
+    model = publish()
+    shared = _upstream_copy(tmp_path, model, model.body)
+    shared.chmod(0o666)
+    adopted = Path(mshub.download(model.uid))
+    assert server.gets(model.path) == [] and adopted.read_bytes() == model.body
+    assert not os.path.samefile(adopted, shared)
+    shared.write_bytes(b"changed by someone else")
+    assert adopted.read_bytes() == model.body
+
+    mshub.set_hub_dir(tmp_path / "fresh")
+    private = _upstream_copy(tmp_path, model, model.body)
+    private.chmod(0o644)
+    assert os.path.samefile(mshub.download(model.uid), private)  # the user's own file: linked, not copied
+
+
+def test_a_copy_in_upstreams_cache_larger_than_the_size_cap_is_not_copied(publish, server, tmp_path, monkeypatch):
+    model = publish()
+    shared = _upstream_copy(tmp_path, model, model.body)
+    shared.chmod(0o666)  # it would be copied
+    monkeypatch.setenv("MSHUB_MAX_SIZE", str(len(model.body) - 1))
+    with pytest.raises(DownloadError):  # the download is held to the cap too
+        mshub.download(model.uid)
+    assert list(Path(mshub.get_hub_dir()).rglob("*adopt*")) == []
+    asked = len(server.gets(model.path))
+    monkeypatch.setenv("MSHUB_MAX_SIZE", str(len(model.body)))
+    assert Path(mshub.download(model.uid)).read_bytes() == model.body  # within the cap: adopted, not downloaded
+    assert len(server.gets(model.path)) == asked
+
+
 def test_a_copy_in_upstreams_cache_that_does_not_match_is_never_used(publish, server, tmp_path, caplog):
     model = publish()
     copy = _upstream_copy(tmp_path, model, b"upstream kept a file that failed its hash")
@@ -230,6 +344,7 @@ def test_a_copy_in_upstreams_cache_that_does_not_match_is_never_used(publish, se
     assert len(server.gets(model.path)) == 1 and path.read_bytes() == model.body
     assert copy.read_bytes() == b"upstream kept a file that failed its hash"  # left alone
     assert "not adopting it" in caplog.text
+    assert [leftover for leftover in path.parent.iterdir() if "adopt" in leftover.name] == []  # nor a copy of it
 
 
 def test_a_link_in_upstreams_cache_is_not_followed(publish, server, tmp_path):
@@ -321,3 +436,24 @@ def test_upstreams_file_helpers_keep_only_verified_files(publish, server, tmp_pa
     other.write_bytes(b"another model's weights")
     with pytest.raises(ValueError, match="not the .* that .* names"):
         auto_rename(other, tmp_path / "named", model.md)
+    assert sorted(item.name for item in (tmp_path / "named").iterdir()) == ["tiny_a.ckpt"]  # no copy left
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not to be overwritten")
+    renamed.unlink()
+    renamed.symlink_to(outside)
+    auto_rename(path, tmp_path / "named", model.md)
+    assert outside.read_text() == "not to be overwritten" and renamed.read_bytes() == model.body
+
+
+def test_upstreams_repo_helper_never_replaces_a_folder_it_did_not_fetch(tmp_path, no_network, monkeypatch):
+    from mindspore_hub._utils.download import _download_repo_from_url
+
+    monkeypatch.setenv("MSHUB_OFFLINE", "1")  # a fetch would fail with OfflineError, not the refusal looked for
+    mine = tmp_path / "work" / "googlenet"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("my own work")
+    link = "https://gitee.com/mindspore/models/tree/master/research/cv/googlenet"
+    with pytest.raises(mshub.HubError, match="already exists and was not fetched"):
+        _download_repo_from_url(link, tmp_path / "work")
+    assert (mine / "notes.txt").read_text() == "my own work" and no_network == []

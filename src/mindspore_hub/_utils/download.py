@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from .. import cache, names, repo
+from ..errors import HubError
 
 
 def _download_file_from_url(url: str, hash_sha256: str | None = None, save_path: str | os.PathLike[str] = ".") -> str:
@@ -23,8 +24,13 @@ def _download_repo_from_url(url: str, save_path: str | os.PathLike[str] = ".") -
     """Fetch the folder a repo-link names into ``save_path/<folder name>`` (as upstream); True when done.
 
     Mirrors (MSHUB_MIRRORS) and the URL policy apply as for `load`; the code is only written, not run.
+    A folder of that name that an earlier call did not fetch is the user's: it is never replaced.
     """
     link = repo.parse_link(url)
     root = Path(save_path).expanduser().absolute()
-    repo.fetch_folder(link, root / link.name, root)
+    dest = root / link.name
+    if os.path.lexists(dest) and repo.fetched_commit(dest) is None:
+        raise HubError(f"{dest} already exists and was not fetched from a repo-link; not replacing it. "
+                       "Move it, or pass another save_path")
+    repo.fetch_folder(link, dest, root)
     return True
