@@ -327,3 +327,55 @@ def test_a_failing_model_call_is_a_json_500_and_the_server_goes_on():
         assert response.status_code == 500
         assert response.json()["error"] == "the model failed: RuntimeError: out of device memory"
         assert infer(url, 5.0).json()["outputs"][0]["data"] == [10.0]
+
+
+def test_malformed_requests_of_every_kind_get_400_naming_the_problem_and_the_server_goes_on():
+    import json
+    import struct
+
+    text = TensorSpec("t", "BYTES", (-1,))  # BYTES without base64: JSON strings are the text itself
+    specs = [TensorSpec("x", "FP32", (-1, 1)), text]
+    x = {"name": "x", "datatype": "FP32", "shape": [1, 1], "data": [1]}
+
+    def refused(body, header_length=None, match=""):
+        with pytest.raises(ValueError, match=match) as caught:
+            decode_request(body if isinstance(body, bytes) else json.dumps(body).encode(), header_length, specs)
+        assert type(caught.value).__name__ == "ProtocolError"
+
+    refused(b"[" * 100_000, match="nested too deeply")  # a JSON bomb: no RecursionError (a 500)
+    refused(b'{"inputs":[' + json.dumps(x).encode() + b',{"name":"t","datatype":"BYTES","shape":[1],'
+            b'"data":["\\ud800"]}]}', match="not valid Unicode")
+    header = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 1],
+                                     "parameters": {"binary_data_size": True}}]}).encode()
+    refused(header + b"\0", str(len(header)), match="binary_data_size True")
+    header = json.dumps({"inputs": [x, {"name": "t", "datatype": "BYTES", "shape": [1],
+                                        "parameters": {"binary_data_size": 8}}]}).encode()
+    refused(header + struct.pack("<I", 0xFFFFFFFF) + b"abcd", str(len(header)), match="goes beyond the data")
+    for length in ("-1", "99999999999999999999", "ten"):
+        refused(header, length, match="Inference-Header-Content-Length")
+    refused({"inputs": [dict(x, shape=[10 ** 30, 1])]}, match="more than")
+
+
+def test_a_request_larger_than_the_queue_gets_400_not_a_503_to_retry_forever():
+    pipeline = SlowPipeline()
+    pipeline.warm.set()
+    with running_server(pipeline, "slow", max_queue=4) as url:
+        too_many = requests.post(f"{url}/v2/models/slow/infer", timeout=TIMEOUT, json={
+            "inputs": [{"name": "x", "datatype": "FP32", "shape": [5, 1], "data": [1] * 5}]})
+        assert too_many.status_code == 400 and "smaller requests" in too_many.json()["error"]
+        fits = requests.post(f"{url}/v2/models/slow/infer", timeout=TIMEOUT, json={
+            "inputs": [{"name": "x", "datatype": "FP32", "shape": [4, 1], "data": [1] * 4}]})
+        assert fits.status_code == 200 and fits.json()["outputs"][0]["data"] == [2.0] * 4
+        response = requests.post(f"{url}/v2/models/slow/infer", data=b"[" * 100_000, timeout=TIMEOUT,
+                                 headers={"Content-Type": "application/json"})
+        assert response.status_code == 400 and "nested too deeply" in response.json()["error"]
+
+
+def test_the_images_per_second_window_stays_bounded_when_no_one_reads_the_metrics():
+    from mindspore_hub.deploy import metrics
+
+    recorder = metrics.ServerMetrics(max_batch_size=4)
+    recorder._recent.append((time.monotonic() - 2 * metrics.RATE_WINDOW, 4))  # a batch long past
+    for _ in range(100):
+        recorder.observe_batch(4, 0)
+    assert len(recorder._recent) == 100 and recorder._rate() == 400 / metrics.RATE_WINDOW

@@ -81,6 +81,9 @@ class ModelServer:
         """Outputs of each sample ({name: array}); Refused for a bad sample, a full queue, a deadline."""
         if not self.ready:
             raise Refused(503, f"model {self.name!r} is not ready yet (warming up)", {"Retry-After": RETRY_AFTER})
+        if len(samples) > self.batcher.max_queue:  # 503 would tell the client to retry what never fits
+            raise Refused(400, f"the request holds {len(samples)} samples, more than the server's queue takes "
+                               f"({self.batcher.max_queue}, its --max-queue): send them in smaller requests")
         if self.batcher.waiting + len(samples) > self.batcher.max_queue:  # refuse before preparing
             raise self._full()
         prepared = await run_in_threadpool(self._prepare, samples)
