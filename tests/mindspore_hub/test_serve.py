@@ -4,6 +4,7 @@ readiness and clients that go away."""
 import asyncio
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 
 import numpy as np
@@ -379,3 +380,42 @@ def test_the_images_per_second_window_stays_bounded_when_no_one_reads_the_metric
     for _ in range(100):
         recorder.observe_batch(4, 0)
     assert len(recorder._recent) == 100 and recorder._rate() == 400 / metrics.RATE_WINDOW
+
+
+class Recording(SlowPipeline):
+    """Records the samples its model runs; the first batch waits for `release`."""
+
+    def __init__(self):
+        super().__init__()
+        self.warm.set()
+        self.ran, self.release = [], threading.Event()
+
+    def run_batch(self, samples):
+        if not self.ran:
+            self.release.wait(TIMEOUT)
+        self.ran.extend(float(sample[0]) for sample in samples)
+        return super().run_batch(samples)
+
+
+def test_the_samples_of_a_client_that_went_away_are_not_run():
+    import json
+
+    from tests.serving import metric, wait_until
+
+    pipeline = Recording()
+    with running_server(pipeline, "slow", max_batch_size=1) as url, ThreadPoolExecutor(1) as pool:
+        first = pool.submit(infer, url, 1.0)
+        wait_until(lambda: metric(url, "mshub_batch_size_count") == 1, 30, "the first batch did not start")
+        port = int(url.rsplit(":", 1)[1])
+        for value in (2, 3, 4):  # each waits behind the first, then its client hangs up
+            body = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 1], "data": [value]}]})
+            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as client:
+                client.sendall(b"POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                               b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body.encode()))
+                wait_until(lambda: metric(url, "mshub_queue_depth") >= value - 1, 30, "not queued")
+        wait_until(lambda: metric(url, "mshub_requests_total", route="infer", status="499") == 3, 30,
+                   "the server did not notice the clients going away")
+        pipeline.release.set()
+        assert first.result(TIMEOUT).json()["outputs"][0]["data"] == [2.0]
+        assert infer(url, 5.0).json()["outputs"][0]["data"] == [10.0]
+    assert pipeline.ran == [1.0, 5.0]

@@ -209,7 +209,7 @@ def create_app(pipeline, name: str, settings):
             samples = _samples(decoded.inputs)
         except codec.ProtocolError as error:
             raise Refused(400, str(error)) from None
-        results = await server.infer(samples)
+        results = await _unless_gone(request, server.infer(samples))
         outputs = server.specs("outputs")  # after the run: a generic model learns its outputs on the first
         payload, json_length = await run_in_threadpool(
             lambda: codec.encode_response(model, decoded, codec.stack(results, outputs), outputs))
@@ -225,7 +225,7 @@ def create_app(pipeline, name: str, settings):
             started = time.monotonic()
             data = await _upload(request)
             sample = {pipeline.upload_input: np.array(data, dtype=object)}
-            outputs = (await server.infer([sample]))[0]
+            outputs = (await _unless_gone(request, server.infer([sample])))[0]
             return dict(pipeline.to_json(outputs), model=name, time_ms=round((time.monotonic() - started) * 1000, 1))
 
     @app.get("/metrics")
@@ -256,6 +256,29 @@ async def _body(request: Request) -> bytes:
         return await request.body()
     except ClientDisconnect:
         raise Refused(499, "the client went away") from None
+
+
+async def _unless_gone(request: Request, work):
+    """`await work`, cancelled if the client disconnects first: its samples leave the queue
+    instead of taking the model's time from those still waiting (Starlette does not cancel a
+    route whose client went away)."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise Refused(499, "the client went away")
+    return task.result()
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client has gone (the body is read: the server's next message is that)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _upload(request: Request) -> bytes:
