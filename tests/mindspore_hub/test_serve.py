@@ -419,3 +419,26 @@ def test_the_samples_of_a_client_that_went_away_are_not_run():
         assert first.result(TIMEOUT).json()["outputs"][0]["data"] == [2.0]
         assert infer(url, 5.0).json()["outputs"][0]["data"] == [10.0]
     assert pipeline.ran == [1.0, 5.0]
+
+
+def test_a_full_queue_refuses_before_reading_the_body(caplog):
+    import json
+    import logging
+
+    from tests.serving import metric, wait_until
+
+    caplog.set_level(logging.INFO, logger="mindspore_hub.deploy.access")
+    pipeline = Recording()
+    with running_server(pipeline, "slow", max_batch_size=1, max_queue=1) as url, ThreadPoolExecutor(2) as pool:
+        running = pool.submit(infer, url, 1.0)
+        wait_until(lambda: metric(url, "mshub_batch_size_count") == 1, 30, "the first batch did not start")
+        waiting = pool.submit(infer, url, 2.0)
+        wait_until(lambda: metric(url, "mshub_queue_depth") == 1, 30, "the second request did not queue")
+        big = b'{"inputs": []}' + b" " * 4_000_000  # what overload must not buffer
+        refused = requests.post(f"{url}/v2/models/slow/infer", data=big, timeout=TIMEOUT,
+                                headers={"Content-Type": "application/json"})
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+        pipeline.release.set()
+        assert [r.result(TIMEOUT).json()["outputs"][0]["data"] for r in (running, waiting)] == [[2.0], [4.0]]
+    log = [json.loads(record.getMessage()) for record in caplog.records if record.name.endswith(".access")]
+    assert [entry["bytes_in"] for entry in log if entry["status"] == 503] == [0]

@@ -77,15 +77,20 @@ class ModelServer:
         self.ready = True
         log.info("model %s ready (warm-up %.1f s)", self.name, time.monotonic() - started)
 
-    async def infer(self, samples: list) -> list:
-        """Outputs of each sample ({name: array}); Refused for a bad sample, a full queue, a deadline."""
+    def refuse_if_busy(self, count: int = 1) -> None:
+        """503 before a request's body is read, when it could not be taken now anyway (warming up,
+        queue full): overload costs no body buffered, decoded or prepared."""
         if not self.ready:
             raise Refused(503, f"model {self.name!r} is not ready yet (warming up)", {"Retry-After": RETRY_AFTER})
+        if self.batcher.waiting + count > self.batcher.max_queue:
+            raise self._full()
+
+    async def infer(self, samples: list) -> list:
+        """Outputs of each sample ({name: array}); Refused for a bad sample, a full queue, a deadline."""
         if len(samples) > self.batcher.max_queue:  # 503 would tell the client to retry what never fits
             raise Refused(400, f"the request holds {len(samples)} samples, more than the server's queue takes "
                                f"({self.batcher.max_queue}, its --max-queue): send them in smaller requests")
-        if self.batcher.waiting + len(samples) > self.batcher.max_queue:  # refuse before preparing
-            raise self._full()
+        self.refuse_if_busy(len(samples))  # again, before preparing: the queue may have filled meanwhile
         prepared = await run_in_threadpool(self._prepare, samples)
         try:
             results = await self.batcher.submit(prepared, self.settings.timeout)
@@ -202,6 +207,7 @@ def create_app(pipeline, name: str, settings):
         if kind not in INFER_TYPES:
             raise Refused(415, f"content type {kind!r}: an infer request is application/json, or "
                                "application/octet-stream with the Inference-Header-Content-Length header")
+        server.refuse_if_busy()
         body = await _body(request)
         try:  # parsing and encoding run on the thread pool: a large body must not hold the event loop
             decoded = await run_in_threadpool(codec.decode_request, body, header_length, server.specs("inputs"))
@@ -223,6 +229,7 @@ def create_app(pipeline, name: str, settings):
         @app.post(f"/v1/{task}", summary=f"{task}: one file, as multipart (field 'file') or the raw body")
         async def upload(request: Request):
             started = time.monotonic()
+            server.refuse_if_busy()
             data = await _upload(request)
             sample = {pipeline.upload_input: np.array(data, dtype=object)}
             outputs = (await _unless_gone(request, server.infer([sample])))[0]
