@@ -181,6 +181,8 @@ def test_an_api_key_guards_everything_but_health_and_the_page_and_cors_is_off_by
         assert requests.get(f"{url}/metrics", timeout=TIMEOUT).status_code == 401
         assert requests.get(f"{url}/v2/health/ready", timeout=TIMEOUT).status_code == 200
         assert requests.get(f"{url}/openapi.json", timeout=TIMEOUT).json()["paths"]
+        assert requests.get(f"{url}/docs", timeout=TIMEOUT).status_code == 200
+        assert requests.get(f"{url}/docs-private", timeout=TIMEOUT).status_code == 401  # open: the docs, not a prefix
         page = requests.get(f"{url}/", timeout=TIMEOUT, headers={"Origin": "http://elsewhere.example"})
         assert page.status_code == 200 and "<canvas" in page.text
         assert "access-control-allow-origin" not in page.headers

@@ -13,8 +13,9 @@ import time
 
 access_log = logging.getLogger("mindspore_hub.deploy.access")
 
-OPEN_PATHS = re.compile(r"^/($|static/|favicon\.ico$|docs|redoc|openapi\.json$|v2/health/)")  # no token: the
-# page, the API docs (a browser cannot send the token) and health checks
+# no token: the page, the API docs (a browser cannot send the token) and health checks; whole paths,
+# not prefixes (a route added later under /docs... is not opened by accident)
+OPEN_PATHS = re.compile(r"^/($|static/|favicon\.ico$|docs(/oauth2-redirect)?$|redoc$|openapi\.json$|v2/health/)")
 ROUTES = [  # metric label of a path: a fixed set, whatever paths clients send
     ("infer", re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?/infer$")),
     ("model", re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?(/ready)?$")),
