@@ -444,3 +444,29 @@ def test_a_full_queue_refuses_before_reading_the_body(caplog):
         assert [r.result(TIMEOUT).json()["outputs"][0]["data"] for r in (running, waiting)] == [[2.0], [4.0]]
     log = [json.loads(record.getMessage()) for record in caplog.records if record.name.endswith(".access")]
     assert [entry["bytes_in"] for entry in log if entry["status"] == 503] == [0]
+
+
+def test_json_tensors_are_parsed_a_few_at_a_time(monkeypatch):
+    from mindspore_hub.deploy import codec, protocol
+
+    decode, at_once, most = codec.decode_request, [], []
+    lock = threading.Lock()
+
+    def counting(*args):  # parsing takes ~11x the body in memory: concurrent parses must be bounded
+        with lock:
+            at_once.append(1)
+            most.append(len(at_once))
+        try:
+            time.sleep(0.1)
+            return decode(*args)
+        finally:
+            with lock:
+                at_once.pop()
+
+    monkeypatch.setattr(codec, "decode_request", counting)
+    pipeline = SlowPipeline()
+    pipeline.warm.set()
+    with running_server(pipeline, "slow") as url, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda value: infer(url, value), range(8)))
+    assert [answer.json()["outputs"][0]["data"] for answer in answers] == [[2.0 * v] for v in range(8)]
+    assert max(most) == protocol.DECODES_AT_ONCE

@@ -38,6 +38,7 @@ BINARY_HEADER = "inference-header-content-length"
 INFER_TYPES = ("", "application/json", "application/octet-stream")
 UPLOAD_TYPES = ("application/octet-stream",)  # and image/*, multipart/form-data
 RETRY_AFTER = "1"  # seconds a client refused for a full queue should wait
+DECODES_AT_ONCE = 2  # JSON tensors take ~11x their body in memory while parsed: at most this many at a time
 
 
 class Refused(Exception):
@@ -149,6 +150,7 @@ def create_app(pipeline, name: str, settings):
     app = FastAPI(title=f"{name} (MindSpore Hub)", lifespan=lifespan,
                   description="The Open Inference Protocol (KServe v2) and a plain upload endpoint.")
     app.state.server = server
+    decoding = asyncio.Semaphore(DECODES_AT_ONCE)
 
     @app.exception_handler(Refused)
     async def refused(request, error: Refused):
@@ -210,7 +212,8 @@ def create_app(pipeline, name: str, settings):
         server.refuse_if_busy()
         body = await _body(request)
         try:  # parsing and encoding run on the thread pool: a large body must not hold the event loop
-            decoded = await run_in_threadpool(codec.decode_request, body, header_length, server.specs("inputs"))
+            async with decoding:
+                decoded = await run_in_threadpool(codec.decode_request, body, header_length, server.specs("inputs"))
             codec.check_outputs(decoded, server.specs("outputs"))
             samples = _samples(decoded.inputs)
         except codec.ProtocolError as error:
