@@ -49,6 +49,8 @@ def test_an_entry_without_a_pipeline_is_served_as_a_tensor_model_to_tritonclient
 
         with pytest.raises(InferenceServerException, match=r"shape \[2, 5\]; the model takes \[-1, 4\]"):
             client.infer(name, [wrong])
+        with pytest.raises(InferenceServerException, match="Content-Encoding 'gzip'"):  # not read as bad JSON
+            client.infer(name, [tensor], request_compression_algorithm="gzip")
         client.close()
 
 

@@ -209,6 +209,7 @@ def create_app(pipeline, name: str, settings):
         if kind not in INFER_TYPES:
             raise Refused(415, f"content type {kind!r}: an infer request is application/json, or "
                                "application/octet-stream with the Inference-Header-Content-Length header")
+        _refuse_compressed(request)
         server.refuse_if_busy()
         body = await _body(request)
         try:  # parsing and encoding run on the thread pool: a large body must not hold the event loop
@@ -232,6 +233,7 @@ def create_app(pipeline, name: str, settings):
         @app.post(f"/v1/{task}", summary=f"{task}: one file, as multipart (field 'file') or the raw body")
         async def upload(request: Request):
             started = time.monotonic()
+            _refuse_compressed(request)
             server.refuse_if_busy()
             data = await _upload(request)
             sample = {pipeline.upload_input: np.array(data, dtype=object)}
@@ -259,6 +261,16 @@ def create_app(pipeline, name: str, settings):
 
 def _content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _refuse_compressed(request: Request) -> None:
+    """415 for a compressed body (tritonclient's request_compression_algorithm), which would
+    otherwise read as malformed JSON or a corrupt image; not inflated: a small body could inflate
+    past any limit."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise Refused(415, f"Content-Encoding {encoding!r}: this server takes bodies uncompressed "
+                           "(tritonclient: leave request_compression_algorithm unset)")
 
 
 async def _body(request: Request) -> bytes:
