@@ -359,6 +359,14 @@ def test_malformed_requests_of_every_kind_get_400_naming_the_problem_and_the_ser
     for length in ("-1", "99999999999999999999", "ten"):
         refused(header, length, match="Inference-Header-Content-Length")
     refused({"inputs": [dict(x, shape=[10 ** 30, 1])]}, match="more than")
+    specs = [TensorSpec("x", "UINT8", (-1,)), text]
+    t = {"name": "t", "datatype": "BYTES", "shape": [1], "data": ["a"]}
+    for values in ([300], [-1], [1.5]):  # not wrapped or cut by NumPy
+        refused({"inputs": [{"name": "x", "datatype": "UINT8", "shape": [1], "data": values}, t]},
+                match="integers from 0 to 255")
+    decoded = decode_request(json.dumps({"inputs": [{"name": "x", "datatype": "UINT8", "shape": [2],
+                                                     "data": [0, 255]}, t]}).encode(), None, specs)
+    assert decoded.inputs["x"].tolist() == [0, 255] and decoded.inputs["x"].dtype == np.uint8
 
 
 def test_a_request_larger_than_the_queue_gets_400_not_a_503_to_retry_forever():

@@ -263,6 +263,12 @@ def _from_json(data, spec: TensorSpec, shape: tuple) -> np.ndarray:
         return array.reshape(shape)
     if not all(isinstance(value, (int, float, bool)) for value in flat):
         raise ProtocolError(f"input {spec.name!r}: {spec.datatype} data must be numbers")
+    dtype = np.dtype(DATATYPES[spec.datatype])
+    if dtype.kind in "iu":  # NumPy would wrap 300 to 44 in UINT8 and cut 1.5 to 1, silently
+        info = np.iinfo(dtype)
+        if not all(isinstance(value, int) and info.min <= value <= info.max for value in flat):
+            raise ProtocolError(f"input {spec.name!r}: {spec.datatype} data must be integers from {info.min} "
+                                f"to {info.max}")
     try:
         return np.asarray(flat, dtype=DATATYPES[spec.datatype]).reshape(shape)
     except (OverflowError, ValueError) as error:
