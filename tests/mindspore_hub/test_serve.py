@@ -170,6 +170,9 @@ def test_not_ready_until_warm_then_a_deadline_gives_504():
         wait_until(lambda: requests.get(f"{url}/v2/health/ready", timeout=TIMEOUT).status_code == 200, 30, "not ready")
         response = infer(url)
         assert response.status_code == 504 and "deadline" in response.json()["error"]
+        assert requests.get(f"{url}/v2/models/slow/versions/1", timeout=TIMEOUT).json()["versions"] == ["1"]
+        unknown = requests.get(f"{url}/v2/models/slow/versions/2/ready", timeout=TIMEOUT)
+        assert unknown.status_code == 404 and "unknown version '2'" in unknown.json()["error"]
 
 
 def test_an_api_key_guards_everything_but_health_and_the_page_and_cors_is_off_by_default():

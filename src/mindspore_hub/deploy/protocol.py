@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 BINARY_HEADER = "inference-header-content-length"
 INFER_TYPES = ("", "application/json", "application/octet-stream")
 UPLOAD_TYPES = ("application/octet-stream",)  # and image/*, multipart/form-data
+VERSION = "1"  # the one version of the model a server serves
 RETRY_AFTER = "1"  # seconds a client refused for a full queue should wait
 DECODES_AT_ONCE = 2  # JSON tensors take ~11x their body in memory while parsed: at most this many at a time
 
@@ -123,16 +124,18 @@ class ModelServer:
         return Refused(503, f"the server is at capacity ({self.batcher.max_queue} samples waiting, its --max-queue); "
                             f"retry after {RETRY_AFTER} s", {"Retry-After": RETRY_AFTER})
 
-    def check_model(self, name: str) -> None:
+    def check_model(self, name: str, version: str = VERSION) -> None:
         if name != self.name:
             raise Refused(404, f"unknown model {name!r}; this server serves {self.name!r}")
+        if version != VERSION:
+            raise Refused(404, f"unknown version {version!r} of model {name!r}; it has version {VERSION!r}")
 
     def specs(self, kind: str) -> list:
         """The pipeline's "inputs" or "outputs" as TensorSpecs."""
         return [codec.TensorSpec.of(item) for item in getattr(self.pipeline, kind)]
 
     def metadata(self) -> dict:
-        return {"name": self.name, "versions": ["1"], "platform": "mindspore",
+        return {"name": self.name, "versions": [VERSION], "platform": "mindspore",
                 "inputs": [spec.metadata() for spec in self.specs("inputs")],
                 "outputs": [spec.metadata() for spec in self.specs("outputs")]}
 
@@ -190,20 +193,20 @@ def create_app(pipeline, name: str, settings):
 
     @app.get("/v2/models/{model}")
     @app.get("/v2/models/{model}/versions/{version}")
-    async def model_metadata(model: str):
-        server.check_model(model)
+    async def model_metadata(model: str, request: Request):
+        server.check_model(model, request.path_params.get("version", VERSION))
         return server.metadata()
 
     @app.get("/v2/models/{model}/ready")
     @app.get("/v2/models/{model}/versions/{version}/ready")
-    async def model_ready(model: str):
-        server.check_model(model)
+    async def model_ready(model: str, request: Request):
+        server.check_model(model, request.path_params.get("version", VERSION))
         return JSONResponse({"name": model, "ready": server.ready}, 200 if server.ready else 503)
 
     @app.post("/v2/models/{model}/infer")
     @app.post("/v2/models/{model}/versions/{version}/infer")
     async def infer(model: str, request: Request):
-        server.check_model(model)
+        server.check_model(model, request.path_params.get("version", VERSION))
         header_length = request.headers.get(BINARY_HEADER)
         kind = _content_type(request)
         if kind not in INFER_TYPES:
