@@ -483,3 +483,20 @@ def test_json_tensors_are_parsed_a_few_at_a_time(monkeypatch):
         answers = list(pool.map(lambda value: infer(url, value), range(8)))
     assert [answer.json()["outputs"][0]["data"] for answer in answers] == [[2.0 * v] for v in range(8)]
     assert max(most) == protocol.DECODES_AT_ONCE
+
+
+def test_a_body_that_stops_arriving_gets_408_and_frees_its_request():
+    pipeline = SlowPipeline()
+    pipeline.warm.set()
+    with running_server(pipeline, "slow", timeout=0.5) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as client:
+            client.sendall(b"POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: 100\r\n\r\n{\"inputs\"")  # then nothing more: a stalled client
+            answer = b""
+            while b"}" not in answer:
+                chunk = client.recv(4096)
+                assert chunk, f"closed without an answer: {answer!r}"
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408") and b"stopped arriving for 0.5 s" in answer, answer
+        assert infer(url, 2.0).json()["outputs"][0]["data"] == [4.0]

@@ -29,7 +29,7 @@ from starlette.requests import ClientDisconnect
 
 from . import codec
 from .batching import Batcher, DeadlineExceeded, QueueFull
-from .guard import BodyTooLarge, Guard
+from .guard import BodyRefused, Guard
 from .metrics import ServerMetrics
 
 log = logging.getLogger(__name__)
@@ -172,10 +172,9 @@ def create_app(pipeline, name: str, settings):
         log.exception("%s %s failed", request.method, request.url.path)
         return JSONResponse({"error": f"internal error: {type(error).__name__}: {error}"}, 500)
 
-    @app.exception_handler(BodyTooLarge)
-    async def too_large(request, error):
-        return JSONResponse({"error": f"the request body is larger than the limit of {settings.max_body} bytes "
-                                      "(the server's --max-body-mb)"}, 413, headers={"Connection": "close"})
+    @app.exception_handler(BodyRefused)
+    async def body_refused(request, error: BodyRefused):  # too large, or stalled
+        return JSONResponse({"error": str(error)}, error.status, headers={"Connection": "close"})
 
     @app.get("/v2/health/live")
     async def live():
@@ -259,7 +258,8 @@ def create_app(pipeline, name: str, settings):
 
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "Inference-Header-Content-Length"])
-    return Guard(app, max_body=settings.max_body, api_key=settings.api_key, metrics=server.metrics)
+    return Guard(app, max_body=settings.max_body, api_key=settings.api_key, metrics=server.metrics,
+                 body_pause=settings.timeout)
 
 
 def _content_type(request: Request) -> str:
@@ -315,7 +315,7 @@ async def _upload(request: Request) -> bytes:
         except ClientDisconnect:
             raise Refused(499, "the client went away") from None
         except Exception as error:  # python-multipart's errors for a malformed form
-            if isinstance(error, BodyTooLarge):
+            if isinstance(error, BodyRefused):
                 raise
             raise Refused(400, f"malformed multipart form ({error})") from None
         files = [value for _, value in form.multi_items() if hasattr(value, "read")]
