@@ -4,6 +4,7 @@ readiness and clients that go away."""
 import asyncio
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 
 import numpy as np
@@ -48,6 +49,8 @@ def test_an_entry_without_a_pipeline_is_served_as_a_tensor_model_to_tritonclient
 
         with pytest.raises(InferenceServerException, match=r"shape \[2, 5\]; the model takes \[-1, 4\]"):
             client.infer(name, [wrong])
+        with pytest.raises(InferenceServerException, match="Content-Encoding 'gzip'"):  # not read as bad JSON
+            client.infer(name, [tensor], request_compression_algorithm="gzip")
         client.close()
 
 
@@ -167,6 +170,9 @@ def test_not_ready_until_warm_then_a_deadline_gives_504():
         wait_until(lambda: requests.get(f"{url}/v2/health/ready", timeout=TIMEOUT).status_code == 200, 30, "not ready")
         response = infer(url)
         assert response.status_code == 504 and "deadline" in response.json()["error"]
+        assert requests.get(f"{url}/v2/models/slow/versions/1", timeout=TIMEOUT).json()["versions"] == ["1"]
+        unknown = requests.get(f"{url}/v2/models/slow/versions/2/ready", timeout=TIMEOUT)
+        assert unknown.status_code == 404 and "unknown version '2'" in unknown.json()["error"]
 
 
 def test_an_api_key_guards_everything_but_health_and_the_page_and_cors_is_off_by_default():
@@ -180,6 +186,8 @@ def test_an_api_key_guards_everything_but_health_and_the_page_and_cors_is_off_by
         assert requests.get(f"{url}/metrics", timeout=TIMEOUT).status_code == 401
         assert requests.get(f"{url}/v2/health/ready", timeout=TIMEOUT).status_code == 200
         assert requests.get(f"{url}/openapi.json", timeout=TIMEOUT).json()["paths"]
+        assert requests.get(f"{url}/docs", timeout=TIMEOUT).status_code == 200
+        assert requests.get(f"{url}/docs-private", timeout=TIMEOUT).status_code == 401  # open: the docs, not a prefix
         page = requests.get(f"{url}/", timeout=TIMEOUT, headers={"Origin": "http://elsewhere.example"})
         assert page.status_code == 200 and "<canvas" in page.text
         assert "access-control-allow-origin" not in page.headers
@@ -327,3 +335,168 @@ def test_a_failing_model_call_is_a_json_500_and_the_server_goes_on():
         assert response.status_code == 500
         assert response.json()["error"] == "the model failed: RuntimeError: out of device memory"
         assert infer(url, 5.0).json()["outputs"][0]["data"] == [10.0]
+
+
+def test_malformed_requests_of_every_kind_get_400_naming_the_problem_and_the_server_goes_on():
+    import json
+    import struct
+
+    text = TensorSpec("t", "BYTES", (-1,))  # BYTES without base64: JSON strings are the text itself
+    specs = [TensorSpec("x", "FP32", (-1, 1)), text]
+    x = {"name": "x", "datatype": "FP32", "shape": [1, 1], "data": [1]}
+
+    def refused(body, header_length=None, match=""):
+        with pytest.raises(ValueError, match=match) as caught:
+            decode_request(body if isinstance(body, bytes) else json.dumps(body).encode(), header_length, specs)
+        assert type(caught.value).__name__ == "ProtocolError"
+
+    refused(b"[" * 100_000, match="nested too deeply")  # a JSON bomb: no RecursionError (a 500)
+    refused(b'{"inputs":[' + json.dumps(x).encode() + b',{"name":"t","datatype":"BYTES","shape":[1],'
+            b'"data":["\\ud800"]}]}', match="not valid Unicode")
+    header = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 1],
+                                     "parameters": {"binary_data_size": True}}]}).encode()
+    refused(header + b"\0", str(len(header)), match="binary_data_size True")
+    header = json.dumps({"inputs": [x, {"name": "t", "datatype": "BYTES", "shape": [1],
+                                        "parameters": {"binary_data_size": 8}}]}).encode()
+    refused(header + struct.pack("<I", 0xFFFFFFFF) + b"abcd", str(len(header)), match="goes beyond the data")
+    for length in ("-1", "99999999999999999999", "ten"):
+        refused(header, length, match="Inference-Header-Content-Length")
+    refused({"inputs": [dict(x, shape=[10 ** 30, 1])]}, match="more than")
+    specs = [TensorSpec("x", "UINT8", (-1,)), text]
+    t = {"name": "t", "datatype": "BYTES", "shape": [1], "data": ["a"]}
+    for values in ([300], [-1], [1.5]):  # not wrapped or cut by NumPy
+        refused({"inputs": [{"name": "x", "datatype": "UINT8", "shape": [1], "data": values}, t]},
+                match="integers from 0 to 255")
+    decoded = decode_request(json.dumps({"inputs": [{"name": "x", "datatype": "UINT8", "shape": [2],
+                                                     "data": [0, 255]}, t]}).encode(), None, specs)
+    assert decoded.inputs["x"].tolist() == [0, 255] and decoded.inputs["x"].dtype == np.uint8
+
+
+def test_a_request_larger_than_the_queue_gets_400_not_a_503_to_retry_forever():
+    pipeline = SlowPipeline()
+    pipeline.warm.set()
+    with running_server(pipeline, "slow", max_queue=4) as url:
+        too_many = requests.post(f"{url}/v2/models/slow/infer", timeout=TIMEOUT, json={
+            "inputs": [{"name": "x", "datatype": "FP32", "shape": [5, 1], "data": [1] * 5}]})
+        assert too_many.status_code == 400 and "smaller requests" in too_many.json()["error"]
+        fits = requests.post(f"{url}/v2/models/slow/infer", timeout=TIMEOUT, json={
+            "inputs": [{"name": "x", "datatype": "FP32", "shape": [4, 1], "data": [1] * 4}]})
+        assert fits.status_code == 200 and fits.json()["outputs"][0]["data"] == [2.0] * 4
+        response = requests.post(f"{url}/v2/models/slow/infer", data=b"[" * 100_000, timeout=TIMEOUT,
+                                 headers={"Content-Type": "application/json"})
+        assert response.status_code == 400 and "nested too deeply" in response.json()["error"]
+
+
+def test_the_images_per_second_window_stays_bounded_when_no_one_reads_the_metrics():
+    from mindspore_hub.deploy import metrics
+
+    recorder = metrics.ServerMetrics(max_batch_size=4)
+    recorder._recent.append((time.monotonic() - 2 * metrics.RATE_WINDOW, 4))  # a batch long past
+    for _ in range(100):
+        recorder.observe_batch(4, 0)
+    assert len(recorder._recent) == 100 and recorder._rate() == 400 / metrics.RATE_WINDOW
+
+
+class Recording(SlowPipeline):
+    """Records the samples its model runs; the first batch waits for `release`."""
+
+    def __init__(self):
+        super().__init__()
+        self.warm.set()
+        self.ran, self.release = [], threading.Event()
+
+    def run_batch(self, samples):
+        if not self.ran:
+            self.release.wait(TIMEOUT)
+        self.ran.extend(float(sample[0]) for sample in samples)
+        return super().run_batch(samples)
+
+
+def test_the_samples_of_a_client_that_went_away_are_not_run():
+    import json
+
+    from tests.serving import metric, wait_until
+
+    pipeline = Recording()
+    with running_server(pipeline, "slow", max_batch_size=1) as url, ThreadPoolExecutor(1) as pool:
+        first = pool.submit(infer, url, 1.0)
+        wait_until(lambda: metric(url, "mshub_batch_size_count") == 1, 30, "the first batch did not start")
+        port = int(url.rsplit(":", 1)[1])
+        for value in (2, 3, 4):  # each waits behind the first, then its client hangs up
+            body = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 1], "data": [value]}]})
+            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as client:
+                client.sendall(b"POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                               b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body.encode()))
+                wait_until(lambda: metric(url, "mshub_queue_depth") >= value - 1, 30, "not queued")
+        wait_until(lambda: metric(url, "mshub_requests_total", route="infer", status="499") == 3, 30,
+                   "the server did not notice the clients going away")
+        pipeline.release.set()
+        assert first.result(TIMEOUT).json()["outputs"][0]["data"] == [2.0]
+        assert infer(url, 5.0).json()["outputs"][0]["data"] == [10.0]
+    assert pipeline.ran == [1.0, 5.0]
+
+
+def test_a_full_queue_refuses_before_reading_the_body(caplog):
+    import json
+    import logging
+
+    from tests.serving import metric, wait_until
+
+    caplog.set_level(logging.INFO, logger="mindspore_hub.deploy.access")
+    pipeline = Recording()
+    with running_server(pipeline, "slow", max_batch_size=1, max_queue=1) as url, ThreadPoolExecutor(2) as pool:
+        running = pool.submit(infer, url, 1.0)
+        wait_until(lambda: metric(url, "mshub_batch_size_count") == 1, 30, "the first batch did not start")
+        waiting = pool.submit(infer, url, 2.0)
+        wait_until(lambda: metric(url, "mshub_queue_depth") == 1, 30, "the second request did not queue")
+        big = b'{"inputs": []}' + b" " * 4_000_000  # what overload must not buffer
+        refused = requests.post(f"{url}/v2/models/slow/infer", data=big, timeout=TIMEOUT,
+                                headers={"Content-Type": "application/json"})
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+        pipeline.release.set()
+        assert [r.result(TIMEOUT).json()["outputs"][0]["data"] for r in (running, waiting)] == [[2.0], [4.0]]
+    log = [json.loads(record.getMessage()) for record in caplog.records if record.name.endswith(".access")]
+    assert [entry["bytes_in"] for entry in log if entry["status"] == 503] == [0]
+
+
+def test_json_tensors_are_parsed_a_few_at_a_time(monkeypatch):
+    from mindspore_hub.deploy import codec, protocol
+
+    decode, at_once, most = codec.decode_request, [], []
+    lock = threading.Lock()
+
+    def counting(*args):  # parsing takes ~11x the body in memory: concurrent parses must be bounded
+        with lock:
+            at_once.append(1)
+            most.append(len(at_once))
+        try:
+            time.sleep(0.1)
+            return decode(*args)
+        finally:
+            with lock:
+                at_once.pop()
+
+    monkeypatch.setattr(codec, "decode_request", counting)
+    pipeline = SlowPipeline()
+    pipeline.warm.set()
+    with running_server(pipeline, "slow") as url, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda value: infer(url, value), range(8)))
+    assert [answer.json()["outputs"][0]["data"] for answer in answers] == [[2.0 * v] for v in range(8)]
+    assert max(most) == protocol.DECODES_AT_ONCE
+
+
+def test_a_body_that_stops_arriving_gets_408_and_frees_its_request():
+    pipeline = SlowPipeline()
+    pipeline.warm.set()
+    with running_server(pipeline, "slow", timeout=0.5) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as client:
+            client.sendall(b"POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: 100\r\n\r\n{\"inputs\"")  # then nothing more: a stalled client
+            answer = b""
+            while b"}" not in answer:
+                chunk = client.recv(4096)
+                assert chunk, f"closed without an answer: {answer!r}"
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408") and b"stopped arriving for 0.5 s" in answer, answer
+        assert infer(url, 2.0).json()["outputs"][0]["data"] == [4.0]

@@ -214,8 +214,16 @@ def test_one_bad_image_in_a_v2_request_names_its_sample(server, photos):
     client.close()
 
 
-def test_concurrent_requests_share_batches_and_each_gets_its_own_detections(server, photos, expected):
+def test_concurrent_requests_share_batches_and_each_gets_its_own_detections(server, detector, photos, expected,
+                                                                          monkeypatch):
     before = metric(server, "mshub_batch_size_count"), metric(server, "mshub_batch_size_sum")
+    backend, seen = detector.backend, []  # what the backend itself sees, not only the batcher's count
+
+    def counting(batch):
+        seen.append(len(batch))
+        return backend(batch)
+
+    monkeypatch.setattr(detector, "backend", counting)
     order = list(photos) * 6
 
     def detect(name):
@@ -232,6 +240,7 @@ def test_concurrent_requests_share_batches_and_each_gets_its_own_detections(serv
     assert samples == len(order)
     assert batches < len(order), f"{len(order)} concurrent requests ran in {batches} model calls: no batching"
     assert metric(server, "mshub_batch_size_bucket", le="1.0") < metric(server, "mshub_batch_size_count")
+    assert sum(seen) == len(order) and max(seen) > 1, f"the backend saw batches of {seen}"
 
 
 def test_metrics_count_requests_by_status(server, photos):

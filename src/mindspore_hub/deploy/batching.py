@@ -92,8 +92,10 @@ class Batcher:
         for sample in queued:
             self._queue.put_nowait(sample)
         futures = [sample.future for sample in queued]
+        gathered = asyncio.gather(*futures)
+        gathered.add_done_callback(lambda done: done.cancelled() or done.exception())  # read once cancelled
         try:
-            return await asyncio.wait_for(asyncio.shield(asyncio.gather(*futures)), timeout)
+            return await asyncio.wait_for(asyncio.shield(gathered), timeout)
         except asyncio.TimeoutError:
             raise DeadlineExceeded(f"no result within the deadline of {timeout:g} s") from None
         finally:

@@ -89,6 +89,8 @@ def decode_request(body: bytes, header_length: str | None, specs: list) -> Infer
         request = json.loads(header)
     except (ValueError, UnicodeDecodeError) as error:
         raise ProtocolError(f"the request is not JSON ({error})") from None
+    except RecursionError:  # a JSON bomb of nested arrays: the parser's depth is the interpreter's
+        raise ProtocolError("the request's JSON is nested too deeply") from None
     if not isinstance(request, dict) or not isinstance(request.get("inputs"), list):
         raise ProtocolError('the request must be a JSON object with a list "inputs"')
     by_name = {spec.name: spec for spec in specs}
@@ -112,7 +114,7 @@ def decode_request(body: bytes, header_length: str | None, specs: list) -> Infer
             raise ProtocolError(f"input {name!r}: parameters must be an object")
         size = parameters.get("binary_data_size")
         if size is not None:
-            if not isinstance(size, int) or size < 0 or offset + size > len(binary):
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0 or offset + size > len(binary):
                 raise ProtocolError(f"input {name!r}: binary_data_size {size!r} goes beyond the binary data "
                                     f"({len(binary) - offset} bytes left)")
             inputs[name] = _from_binary(binary[offset:offset + size], datatype, shape, name)
@@ -261,6 +263,12 @@ def _from_json(data, spec: TensorSpec, shape: tuple) -> np.ndarray:
         return array.reshape(shape)
     if not all(isinstance(value, (int, float, bool)) for value in flat):
         raise ProtocolError(f"input {spec.name!r}: {spec.datatype} data must be numbers")
+    dtype = np.dtype(DATATYPES[spec.datatype])
+    if dtype.kind in "iu":  # NumPy would wrap 300 to 44 in UINT8 and cut 1.5 to 1, silently
+        info = np.iinfo(dtype)
+        if not all(isinstance(value, int) and info.min <= value <= info.max for value in flat):
+            raise ProtocolError(f"input {spec.name!r}: {spec.datatype} data must be integers from {info.min} "
+                                f"to {info.max}")
     try:
         return np.asarray(flat, dtype=DATATYPES[spec.datatype]).reshape(shape)
     except (OverflowError, ValueError) as error:
@@ -279,7 +287,10 @@ def _json_bytes(value, spec: TensorSpec) -> bytes:
     if not isinstance(value, str):
         raise ProtocolError(f"input {spec.name!r}: BYTES data in JSON must be strings")
     if not spec.base64_in_json:
-        return value.encode()
+        try:
+            return value.encode()
+        except UnicodeEncodeError:  # a lone surrogate escape, such as "\\ud800"
+            raise ProtocolError(f"input {spec.name!r}: a BYTES element is not valid Unicode ({value!r})") from None
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):

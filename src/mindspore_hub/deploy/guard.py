@@ -5,6 +5,7 @@ that the size limit applies while the body arrives, not after it has been read w
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -13,8 +14,9 @@ import time
 
 access_log = logging.getLogger("mindspore_hub.deploy.access")
 
-OPEN_PATHS = re.compile(r"^/($|static/|favicon\.ico$|docs|redoc|openapi\.json$|v2/health/)")  # no token: the
-# page, the API docs (a browser cannot send the token) and health checks
+# no token: the page, the API docs (a browser cannot send the token) and health checks; whole paths,
+# not prefixes (a route added later under /docs... is not opened by accident)
+OPEN_PATHS = re.compile(r"^/($|static/|favicon\.ico$|docs(/oauth2-redirect)?$|redoc$|openapi\.json$|v2/health/)")
 ROUTES = [  # metric label of a path: a fixed set, whatever paths clients send
     ("infer", re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?/infer$")),
     ("model", re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?(/ready)?$")),
@@ -25,8 +27,18 @@ ROUTES = [  # metric label of a path: a fixed set, whatever paths clients send
 ]
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyRefused(Exception):
+    """The body cannot be taken (answered `status`, the message saying why, and the connection closed)."""
+
+    status = 400
+
+
+class BodyTooLarge(BodyRefused):
+    status = 413
+
+
+class BodyStalled(BodyRefused):
+    status = 408
 
 
 def route_of(path: str) -> str:
@@ -34,14 +46,15 @@ def route_of(path: str) -> str:
 
 
 class Guard:
-    def __init__(self, app, *, max_body: int, api_key: str | None, metrics):
+    def __init__(self, app, *, max_body: int, api_key: str | None, metrics, body_pause: float):
         self.app, self.max_body, self.api_key, self.metrics = app, max_body, api_key, metrics
+        self.body_pause = body_pause  # seconds the body may pause (a client that stalls holds a task and memory)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started, path = time.monotonic(), scope["path"]
-        state = {"status": None, "received": 0}
+        state = {"status": None, "received": 0, "body_done": False}
 
         async def sending(message):
             if message["type"] == "http.response.start":
@@ -49,11 +62,18 @@ class Guard:
             await send(message)
 
         async def receiving():
-            message = await receive()
+            if state["body_done"]:  # what comes next is the disconnect, which may take as long as it likes
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.body_pause)
+            except asyncio.TimeoutError:
+                raise BodyStalled(f"the request body stopped arriving for {self.body_pause:g} s (the server's "
+                                  "--timeout)") from None
             if message["type"] == "http.request":
                 state["received"] += len(message.get("body", b""))
+                state["body_done"] = not message.get("more_body", False)
                 if state["received"] > self.max_body:
-                    raise BodyTooLarge()
+                    raise BodyTooLarge(self._too_large())
             return message
 
         try:
@@ -63,9 +83,9 @@ class Guard:
             else:
                 try:
                     await self.app(scope, receiving, sending)
-                except BodyTooLarge:
+                except BodyRefused as error:
                     if state["status"] is None:
-                        await _error(sending, 413, self._too_large())
+                        await _error(sending, error.status, str(error))
         finally:
             status = state["status"] or 499  # 499: the client went away before an answer
             elapsed = time.monotonic() - started

@@ -42,8 +42,10 @@ class ServerMetrics:
         if batch_size:
             self.batch_size.observe(batch_size)
             self.samples.inc(batch_size)
+            now = time.monotonic()
             with self._lock:
-                self._recent.append((time.monotonic(), batch_size))
+                self._recent.append((now, batch_size))
+                self._forget_before(now - RATE_WINDOW)  # bounded even if no one reads /metrics
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         self.requests.labels(route, str(status)).inc()
@@ -53,8 +55,10 @@ class ServerMetrics:
         return generate_latest(self.registry)
 
     def _rate(self) -> float:
-        now = time.monotonic()
         with self._lock:
-            while self._recent and self._recent[0][0] < now - RATE_WINDOW:
-                self._recent.popleft()
+            self._forget_before(time.monotonic() - RATE_WINDOW)
             return sum(count for _, count in self._recent) / RATE_WINDOW
+
+    def _forget_before(self, moment: float) -> None:
+        while self._recent and self._recent[0][0] < moment:
+            self._recent.popleft()

@@ -25,7 +25,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--workers", type=int, default=DEFAULTS.workers,
                        help=f"model calls that may run at once, on threads (default {DEFAULTS.workers})")
     group.add_argument("--timeout", type=float, default=DEFAULTS.timeout,
-                       help=f"seconds a request may wait for its result, then 504 (default {DEFAULTS.timeout:g})")
+                       help=f"seconds a request may wait for its result, then 504, or its body may pause, "
+                            f"then 408 (default {DEFAULTS.timeout:g})")
     group.add_argument("--max-body-mb", type=float, default=DEFAULTS.max_body_mb,
                        help=f"larger request bodies get 413 (default {DEFAULTS.max_body_mb:g})")
     group.add_argument("--api-key", default=None,

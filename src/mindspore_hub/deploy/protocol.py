@@ -29,7 +29,7 @@ from starlette.requests import ClientDisconnect
 
 from . import codec
 from .batching import Batcher, DeadlineExceeded, QueueFull
-from .guard import BodyTooLarge, Guard
+from .guard import BodyRefused, Guard
 from .metrics import ServerMetrics
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,9 @@ log = logging.getLogger(__name__)
 BINARY_HEADER = "inference-header-content-length"
 INFER_TYPES = ("", "application/json", "application/octet-stream")
 UPLOAD_TYPES = ("application/octet-stream",)  # and image/*, multipart/form-data
+VERSION = "1"  # the one version of the model a server serves
 RETRY_AFTER = "1"  # seconds a client refused for a full queue should wait
+DECODES_AT_ONCE = 2  # JSON tensors take ~11x their body in memory while parsed: at most this many at a time
 
 
 class Refused(Exception):
@@ -77,12 +79,20 @@ class ModelServer:
         self.ready = True
         log.info("model %s ready (warm-up %.1f s)", self.name, time.monotonic() - started)
 
-    async def infer(self, samples: list) -> list:
-        """Outputs of each sample ({name: array}); Refused for a bad sample, a full queue, a deadline."""
+    def refuse_if_busy(self, count: int = 1) -> None:
+        """503 before a request's body is read, when it could not be taken now anyway (warming up,
+        queue full): overload costs no body buffered, decoded or prepared."""
         if not self.ready:
             raise Refused(503, f"model {self.name!r} is not ready yet (warming up)", {"Retry-After": RETRY_AFTER})
-        if self.batcher.waiting + len(samples) > self.batcher.max_queue:  # refuse before preparing
+        if self.batcher.waiting + count > self.batcher.max_queue:
             raise self._full()
+
+    async def infer(self, samples: list) -> list:
+        """Outputs of each sample ({name: array}); Refused for a bad sample, a full queue, a deadline."""
+        if len(samples) > self.batcher.max_queue:  # 503 would tell the client to retry what never fits
+            raise Refused(400, f"the request holds {len(samples)} samples, more than the server's queue takes "
+                               f"({self.batcher.max_queue}, its --max-queue): send them in smaller requests")
+        self.refuse_if_busy(len(samples))  # again, before preparing: the queue may have filled meanwhile
         prepared = await run_in_threadpool(self._prepare, samples)
         try:
             results = await self.batcher.submit(prepared, self.settings.timeout)
@@ -114,16 +124,18 @@ class ModelServer:
         return Refused(503, f"the server is at capacity ({self.batcher.max_queue} samples waiting, its --max-queue); "
                             f"retry after {RETRY_AFTER} s", {"Retry-After": RETRY_AFTER})
 
-    def check_model(self, name: str) -> None:
+    def check_model(self, name: str, version: str = VERSION) -> None:
         if name != self.name:
             raise Refused(404, f"unknown model {name!r}; this server serves {self.name!r}")
+        if version != VERSION:
+            raise Refused(404, f"unknown version {version!r} of model {name!r}; it has version {VERSION!r}")
 
     def specs(self, kind: str) -> list:
         """The pipeline's "inputs" or "outputs" as TensorSpecs."""
         return [codec.TensorSpec.of(item) for item in getattr(self.pipeline, kind)]
 
     def metadata(self) -> dict:
-        return {"name": self.name, "versions": ["1"], "platform": "mindspore",
+        return {"name": self.name, "versions": [VERSION], "platform": "mindspore",
                 "inputs": [spec.metadata() for spec in self.specs("inputs")],
                 "outputs": [spec.metadata() for spec in self.specs("outputs")]}
 
@@ -141,6 +153,7 @@ def create_app(pipeline, name: str, settings):
     app = FastAPI(title=f"{name} (MindSpore Hub)", lifespan=lifespan,
                   description="The Open Inference Protocol (KServe v2) and a plain upload endpoint.")
     app.state.server = server
+    decoding = asyncio.Semaphore(DECODES_AT_ONCE)
 
     @app.exception_handler(Refused)
     async def refused(request, error: Refused):
@@ -159,10 +172,9 @@ def create_app(pipeline, name: str, settings):
         log.exception("%s %s failed", request.method, request.url.path)
         return JSONResponse({"error": f"internal error: {type(error).__name__}: {error}"}, 500)
 
-    @app.exception_handler(BodyTooLarge)
-    async def too_large(request, error):
-        return JSONResponse({"error": f"the request body is larger than the limit of {settings.max_body} bytes "
-                                      "(the server's --max-body-mb)"}, 413, headers={"Connection": "close"})
+    @app.exception_handler(BodyRefused)
+    async def body_refused(request, error: BodyRefused):  # too large, or stalled
+        return JSONResponse({"error": str(error)}, error.status, headers={"Connection": "close"})
 
     @app.get("/v2/health/live")
     async def live():
@@ -180,33 +192,36 @@ def create_app(pipeline, name: str, settings):
 
     @app.get("/v2/models/{model}")
     @app.get("/v2/models/{model}/versions/{version}")
-    async def model_metadata(model: str):
-        server.check_model(model)
+    async def model_metadata(model: str, request: Request):
+        server.check_model(model, request.path_params.get("version", VERSION))
         return server.metadata()
 
     @app.get("/v2/models/{model}/ready")
     @app.get("/v2/models/{model}/versions/{version}/ready")
-    async def model_ready(model: str):
-        server.check_model(model)
+    async def model_ready(model: str, request: Request):
+        server.check_model(model, request.path_params.get("version", VERSION))
         return JSONResponse({"name": model, "ready": server.ready}, 200 if server.ready else 503)
 
     @app.post("/v2/models/{model}/infer")
     @app.post("/v2/models/{model}/versions/{version}/infer")
     async def infer(model: str, request: Request):
-        server.check_model(model)
+        server.check_model(model, request.path_params.get("version", VERSION))
         header_length = request.headers.get(BINARY_HEADER)
         kind = _content_type(request)
         if kind not in INFER_TYPES:
             raise Refused(415, f"content type {kind!r}: an infer request is application/json, or "
                                "application/octet-stream with the Inference-Header-Content-Length header")
+        _refuse_compressed(request)
+        server.refuse_if_busy()
         body = await _body(request)
         try:  # parsing and encoding run on the thread pool: a large body must not hold the event loop
-            decoded = await run_in_threadpool(codec.decode_request, body, header_length, server.specs("inputs"))
+            async with decoding:
+                decoded = await run_in_threadpool(codec.decode_request, body, header_length, server.specs("inputs"))
             codec.check_outputs(decoded, server.specs("outputs"))
             samples = _samples(decoded.inputs)
         except codec.ProtocolError as error:
             raise Refused(400, str(error)) from None
-        results = await server.infer(samples)
+        results = await _unless_gone(request, server.infer(samples))
         outputs = server.specs("outputs")  # after the run: a generic model learns its outputs on the first
         payload, json_length = await run_in_threadpool(
             lambda: codec.encode_response(model, decoded, codec.stack(results, outputs), outputs))
@@ -220,9 +235,11 @@ def create_app(pipeline, name: str, settings):
         @app.post(f"/v1/{task}", summary=f"{task}: one file, as multipart (field 'file') or the raw body")
         async def upload(request: Request):
             started = time.monotonic()
+            _refuse_compressed(request)
+            server.refuse_if_busy()
             data = await _upload(request)
             sample = {pipeline.upload_input: np.array(data, dtype=object)}
-            outputs = (await server.infer([sample]))[0]
+            outputs = (await _unless_gone(request, server.infer([sample])))[0]
             return dict(pipeline.to_json(outputs), model=name, time_ms=round((time.monotonic() - started) * 1000, 1))
 
     @app.get("/metrics")
@@ -241,11 +258,22 @@ def create_app(pipeline, name: str, settings):
 
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "Inference-Header-Content-Length"])
-    return Guard(app, max_body=settings.max_body, api_key=settings.api_key, metrics=server.metrics)
+    return Guard(app, max_body=settings.max_body, api_key=settings.api_key, metrics=server.metrics,
+                 body_pause=settings.timeout)
 
 
 def _content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _refuse_compressed(request: Request) -> None:
+    """415 for a compressed body (tritonclient's request_compression_algorithm), which would
+    otherwise read as malformed JSON or a corrupt image; not inflated: a small body could inflate
+    past any limit."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise Refused(415, f"Content-Encoding {encoding!r}: this server takes bodies uncompressed "
+                           "(tritonclient: leave request_compression_algorithm unset)")
 
 
 async def _body(request: Request) -> bytes:
@@ -253,6 +281,29 @@ async def _body(request: Request) -> bytes:
         return await request.body()
     except ClientDisconnect:
         raise Refused(499, "the client went away") from None
+
+
+async def _unless_gone(request: Request, work):
+    """`await work`, cancelled if the client disconnects first: its samples leave the queue
+    instead of taking the model's time from those still waiting (Starlette does not cancel a
+    route whose client went away)."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise Refused(499, "the client went away")
+    return task.result()
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client has gone (the body is read: the server's next message is that)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _upload(request: Request) -> bytes:
@@ -264,7 +315,7 @@ async def _upload(request: Request) -> bytes:
         except ClientDisconnect:
             raise Refused(499, "the client went away") from None
         except Exception as error:  # python-multipart's errors for a malformed form
-            if isinstance(error, BodyTooLarge):
+            if isinstance(error, BodyRefused):
                 raise
             raise Refused(400, f"malformed multipart form ({error})") from None
         files = [value for _, value in form.multi_items() if hasattr(value, "read")]

@@ -18,7 +18,7 @@ class ServeSettings:
         max_batch_size, max_delay_ms: a batch closes at this many samples or this long after its first.
         max_queue: samples that may wait for the model; beyond, 503 with Retry-After.
         workers: model calls that may run at once (threads).
-        timeout: seconds a request may wait for its result (then 504).
+        timeout: seconds a request may wait for its result (then 504), and its body may pause (then 408).
         max_body_mb: larger request bodies get 413.
         api_key: bearer token every request but health and the page needs (default: $MSHUB_SERVE_API_KEY).
         insecure_no_auth: allow a non-loopback host without api_key.
