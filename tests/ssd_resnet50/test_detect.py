@@ -16,14 +16,14 @@ from ssd_resnet50.inference.sources import Sources
 from tests.ssd_resnet50.detect_inputs import image_server, mixed_folder, photo_paths, write_video  # noqa: F401
 
 SIZE = 256  # network input size of these tests: the checks do not need 640
-THRESHOLD = 0.3  # the CLI's default score threshold
+THRESHOLD = "0.75"  # the stand-in weights score thousands of boxes above the CLI's default 0.3
 
 
 @pytest.fixture(scope="module")
 def detector(fixture_checkpoint):
     """One image a network call, so every comparison runs the same computation."""
     return Detector.from_checkpoint(fixture_checkpoint, image_size=SIZE, backend="mindspore",
-                                    score_threshold=THRESHOLD, batch_size=1)
+                                    score_threshold=float(THRESHOLD), batch_size=1)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_the_cli_streams_every_source_and_draws_videos_at_their_frame_rate(
     out = tmp_path / "out"
     status = main(["detect", str(mixed_folder), f"{image_server}/photo.jpg", str(video), "--weights",
                    str(fixture_checkpoint), "--image-size", str(SIZE), "--backend", "mindspore", "--batch-size", "1",
-                   "--out", str(out)])
+                   "--score-threshold", THRESHOLD, "--out", str(out)])
     captured = capsys.readouterr()
     assert status == 1  # the corrupt file
     assert "broken.jpg" in captured.err and "skipped 1 files that are not images or videos (1 .txt)" in captured.err
@@ -153,20 +153,20 @@ def test_filters_txt_and_crops(detector, fixture_checkpoint, photo_paths, tmp_pa
     out = tmp_path / "out"
     status = main(["detect", str(folder), "--weights", str(fixture_checkpoint), "--image-size", str(SIZE),
                    "--backend", "mindspore", "--batch-size", "1", "--out", str(out), "--classes", "person", "1",
+                   "--score-threshold", "0.7",
                    "--max-detections", "3", "--save-txt", "--save-conf", "--save-crops", "--no-draw", "-q"])
     assert status == 0
     assert "000000142238" not in capsys.readouterr().out  # -q: no line an image
     assert not list(out.glob("*.png"))  # --no-draw
-    persons = Detector.from_checkpoint(fixture_checkpoint, image_size=SIZE, backend="mindspore",
-                                       score_threshold=THRESHOLD, batch_size=1, classes=["person"])
+    unfiltered = Detector.from_checkpoint(fixture_checkpoint, image_size=SIZE, backend="mindspore",
+                                          score_threshold=0.7, batch_size=1)
     lines = [json.loads(line) for line in (out / "detections.jsonl").read_text().splitlines()]
     assert len(lines) == 2
     crops = 0
     for line, photo in zip(lines, photo_paths):
-        every = detector.detect(photo)
-        wanted = persons.detect(photo)
-        assert wanted == [d for d in every if d.category_name == "person"]  # only persons, nothing else changed
-        assert any(d.category_name != "person" for d in every), "the check needs other classes to drop"
+        every = unfiltered.detect(photo)
+        wanted = [d for d in every if d.category_name == "person"]
+        assert len(wanted) > 3 and len(every) > len(wanted), "the check needs persons and other classes"
         best = sorted(wanted, key=lambda d: -d.score)[:3]
         assert_same_as_entries(line["detections"], best)
         width, height = line["width"], line["height"]
