@@ -228,3 +228,70 @@ def test_dataframe_without_pandas_says_how_to_get_it(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_pandas)
     with pytest.raises(ImportError, match="pip install pandas"):
         detections_to_dataframe([])
+
+
+@pytest.mark.slow
+def test_detections_jsonl_keeps_every_finished_image_when_the_run_is_killed(fixture_checkpoint, photo_paths,
+                                                                           subprocess_env, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for k in range(40):
+        (folder / f"{k:03d}.jpg").write_bytes(photo_paths[k % 2].read_bytes())
+    out = tmp_path / "out"
+    jsonl = out / "detections.jsonl"
+    command = [sys.executable, "-m", "ssd_resnet50", "detect", str(folder), "--weights", str(fixture_checkpoint),
+               "--image-size", "128", "--backend", "mindspore", "--batch-size", "1", "--score-threshold", "0.75",
+               "--no-draw", "-q", "--out", str(out)]
+    process = subprocess.Popen(command, env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and process.poll() is None:
+            if jsonl.exists() and len(jsonl.read_bytes().splitlines()) >= 4:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, f"the run ended before it could be killed: {process.stderr.read()[-2000:]}"
+        process.kill()
+    finally:
+        process.kill()
+        process.wait(timeout=60)
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]  # every line whole
+    assert 4 <= len(lines) < 40
+    assert [line["file_name"] for line in lines] == [str(folder / f"{k:03d}.jpg") for k in range(len(lines))]
+    assert all((line["width"], line["height"]) in ((640, 427), (640, 360)) for line in lines)
+    assert not (out / "detections.json").exists()  # written only at the end, from the jsonl
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_over_two_thousand_images(fixture_checkpoint, tmp_path):
+    import os
+
+    from ssd_resnet50.inference.outputs import DetectionWriter
+
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("reads the resident set size from /proc/self/status (Linux)")
+
+    def rss_mib():
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(2000):
+        cv2.imwrite(str(folder / f"{k:04d}.png"), rng.integers(0, 255, (40, 56, 3), dtype=np.uint8))
+    detector = Detector.from_checkpoint(fixture_checkpoint, image_size=64, backend="mindspore",
+                                        score_threshold=0.8, batch_size=8)  # the smallest size: a quick test
+    measured = {}
+    with DetectionWriter(tmp_path / "out", draw=False, save_txt=True) as writer:
+        for count, result in enumerate(detector.iter_detect(folder, keep_images=False), 1):
+            assert result.ok
+            writer.write(result)
+            if count in (200, 2000):
+                measured[count] = rss_mib()
+    assert len((tmp_path / "out" / "detections.jsonl").read_text().splitlines()) == 2000
+    growth = measured[2000] - measured[200]
+    assert growth < 40, f"RSS grew {growth:.1f} MiB from image 200 to 2000 ({measured})"
