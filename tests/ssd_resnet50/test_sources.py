@@ -94,3 +94,17 @@ def test_stdin_and_objects_pass_through(photo_paths):
     array = np.zeros((4, 4, 3), np.uint8)
     [passed] = list(Sources(array))
     assert passed.image is array and "array" in passed.name
+
+
+def test_a_generator_of_inputs_is_read_lazily():
+    taken = []
+
+    def frames():
+        for k in range(3):
+            taken.append(k)
+            yield np.full((4, 4, 3), k, np.uint8)
+
+    sources = Sources(frames())
+    assert taken == [] and sources.count is None
+    first = next(iter(sources))
+    assert taken == [0] and first.image[0, 0, 0] == 0

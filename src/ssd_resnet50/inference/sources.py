@@ -51,8 +51,9 @@ class SourceItem:
 class Sources:
     """The inputs expanded (see the module docstring); iterate it for `SourceItem`s in order.
 
-    `count` is the number of items when known before reading (None with videos or stdin),
-    `skipped` the files of folders and patterns passed over, by extension.
+    `count` is the number of items when known before reading (None with videos, stdin, or
+    inputs given as a generator), `skipped` the files of folders and patterns passed over, by
+    extension. A list of inputs may be iterated again; a generator once.
     """
 
     def __init__(self, inputs, *, recursive=False, vid_stride=1, url_max_bytes=URL_MAX_BYTES,
@@ -65,11 +66,15 @@ class Sources:
         self.url_timeout = url_timeout
         self.stdin = stdin
         self.skipped = {}
-        self._plan = []  # (kind, value): "image", "video", "url", "stdin", "object", "error"
-        for value in _as_list(inputs):
-            self._plan += self._expand(value)
-        streams = {"video", "stdin"}
-        self.count = None if any(kind in streams for kind, _ in self._plan) else len(self._plan)
+        values = _as_list(inputs)
+        # (kind, value) steps: "image", "video", "url", "stdin", "object", "error". A list is
+        # expanded now, to count it; any other iterable (a generator of frames, say) lazily.
+        self._plan = (step for value in values for step in self._expand(value))
+        self.count = None
+        if isinstance(values, (list, tuple)):
+            self._plan = list(self._plan)
+            if not any(kind in ("video", "stdin") for kind, _ in self._plan):
+                self.count = len(self._plan)
 
     def skipped_summary(self) -> str:
         """One line naming what folders held besides images ('' when nothing was skipped)."""
@@ -196,12 +201,12 @@ def video_frames(path, stride=1):
         capture.release()
 
 
-def _as_list(inputs) -> list:
-    """A single input (a path, URL, bytes, image) or an iterable of them -> a list."""
+def _as_list(inputs):
+    """A single input (a path, URL, bytes, image) -> a list of it; an iterable of inputs as it is."""
     if isinstance(inputs, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(inputs, "__array__") \
             or hasattr(inputs, "getexif"):
         return [inputs]
-    return list(inputs)
+    return inputs
 
 
 def _kind_of(path):
