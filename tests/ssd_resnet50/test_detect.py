@@ -14,6 +14,7 @@ from ssd_resnet50.inference.preprocess import load_rgb
 from ssd_resnet50.inference.results import detections_to_dataframe
 from ssd_resnet50.inference.sources import Sources
 from tests.ssd_resnet50.detect_inputs import image_server, mixed_folder, photo_paths, write_video  # noqa: F401
+from tests.ssd_resnet50.test_detector import assert_same
 
 SIZE = 256  # network input size of these tests: the checks do not need 640
 THRESHOLD = "0.75"  # the stand-in weights score thousands of boxes above the CLI's default 0.3
@@ -32,16 +33,6 @@ def expected(detector, photo_paths):
     found = {path.name: detector.detect(path) for path in photo_paths}
     assert all(found.values()), "the fixture weights should find something at this threshold"
     return found
-
-
-def rows(detections):
-    return np.array([[d.label, d.score, *d.box] for d in detections]).reshape(-1, 6)
-
-
-def assert_same(a, b, atol=1e-4):
-    a, b = rows(a), rows(b)
-    assert a.shape == b.shape
-    np.testing.assert_allclose(a, b, rtol=0, atol=atol)
 
 
 def assert_same_as_entries(entries, detections, atol=0.011):

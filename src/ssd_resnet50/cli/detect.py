@@ -12,7 +12,7 @@ from ..inference.sources import Sources
 from .arguments import add_weights_arguments, detector_from_args, positive_int
 
 SUMMARY = "detect objects in images, folders, globs, URLs or videos; draw them and write JSON"
-STAGES = ("preprocess", "inference", "postprocess")
+STAGES = {"preprocess": "decode+preprocess", "inference": "inference", "postprocess": "postprocess"}
 
 
 def add_arguments(parser):
@@ -75,8 +75,9 @@ def run(args) -> int:
     print(f"wrote {writer.json_path} and {writer.jsonl_path}"
           + (f"; {failed} of {done + failed} inputs failed" if failed else ""))
     if done:
-        medians = ", ".join(f"{stage} {statistics.median(timings[stage]) * 1000:.1f} ms" for stage in STAGES)
-        print(f"speed per image (medians): {medians.replace('preprocess', 'decode+preprocess', 1)}; "
+        medians = ", ".join(f"{label} {statistics.median(timings[stage]) * 1000:.1f} ms" for stage, label in
+                            STAGES.items())
+        print(f"speed per image (medians): {medians}; "
               f"{done / elapsed:.2f} images/s over {done} images")
     return 1 if failed else 0
 
