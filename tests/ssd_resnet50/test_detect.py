@@ -136,6 +136,23 @@ def test_exif_orientation_is_applied_by_default_and_kept_as_stored_without_it(de
     assert_same(as_stored.detections, detector.detect(np.asarray(stored)), atol=0.5)
 
 
+def test_evaluation_reads_pixels_as_stored(detector, photo_paths, tmp_path):
+    """COCO's boxes are in the stored pixels: eval and validation never apply EXIF."""
+    from ssd_resnet50.inference.evaluation import detect_images, load_ground_truth
+
+    stored = Image.fromarray(load_rgb(photo_paths[0])).transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored.save(tmp_path / "rotated.png", exif=exif.tobytes())
+    ground_truth = load_ground_truth({"images": [{"id": 1, "file_name": "rotated.png", "width": stored.width,
+                                                  "height": stored.height}],
+                                      "annotations": [], "categories": [{"id": 1, "name": "person"}]})
+    results, done, failed = detect_images(detector, ground_truth, str(tmp_path), [1], no_progress=True)
+    assert done == [1] and not failed
+    as_stored = detector.detect(np.asarray(stored))
+    assert results == [det.to_coco(1) for det in as_stored] and results
+
+
 def test_filters_txt_and_crops(detector, fixture_checkpoint, photo_paths, tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()
