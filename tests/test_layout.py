@@ -18,7 +18,7 @@ LAYERS = {
     "mindspore_versions": 0, "model": 0,
     "backends": 1,
     "inference": 2, "training": 2,
-    "evaluate": 3, "export": 3, "optimize": 3,
+    "evaluate": 3, "export": 3, "optimize": 3, "serving": 3,
     "": 4,  # the package itself: the public API
     "cli": 5, "__main__": 6,
 }

@@ -1,10 +1,12 @@
 """MindSpore Hub loader: ``mshub.load(uid)`` gives a network with verified weights.
 
-Compatible with upstream ``mindspore_hub`` (load, load_weights, hub_list, get_hub_dir,
-set_hub_dir, manage.*), and safe: checkpoints are verified by sha256 before they are kept
-and re-hashed whenever they are loaded, downloads resume and are shared across processes,
-a warm cache needs no network, weights load strictly, and downloaded code runs only when
-trusted.
+Compatible with upstream ``mindspore_hub``: its functions (load, load_weights, hub_list,
+get_hub_dir, set_hub_dir, manage.*) and its import paths (``from mindspore_hub.load import
+load_weights``, ``from mindspore_hub.info import CellInfo``, ``mindspore_hub.list.hub_list``,
+``__version__``, ``manage.CACHE_DIR``). And safe: checkpoints are verified by sha256 before
+they are kept and re-hashed whenever they are loaded, downloads resume and are shared across
+processes, a warm cache needs no network, weights load strictly, and downloaded code runs only
+when trusted.
 
 The flow reads top to bottom: names -> metadata -> code -> download -> load into the network.
 
@@ -14,145 +16,24 @@ The flow reads top to bottom: names -> metadata -> code -> download -> load into
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import importlib.metadata
 
-from . import cache, code, index, manage, names, urls, weights
+from . import manage
 from .errors import (ChecksumError, DownloadError, HubError, LockTimeoutError, OfflineError,
                      UnsafeNameError, UnsafePathError, UntrustedRepoError, WeightsMismatchError)
+# As upstream: the modules load.py, info.py and list.py exist, and these names are their functions.
+from .info import info
+from .list import hub_list
+from .load import download, load, load_weights, verify
 from .manage import get_hub_dir, set_hub_dir
+
+try:
+    __version__ = importlib.metadata.version("ssd-resnet50-hub")  # the distribution this package ships in
+except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "load", "load_weights", "hub_list", "info", "download", "verify", "get_hub_dir", "set_hub_dir",
     "manage", "HubError", "DownloadError", "ChecksumError", "OfflineError", "LockTimeoutError",
-    "UnsafeNameError", "UnsafePathError", "UntrustedRepoError", "WeightsMismatchError",
+    "UnsafeNameError", "UnsafePathError", "UntrustedRepoError", "WeightsMismatchError", "__version__",
 ]
-
-
-def info(name: str | os.PathLike[str], source: str | None = None, force_reload: bool = False):
-    """The parsed metadata (`ModelInfo`) of a uid, a URL to a .md, or a local .md path."""
-    return index.lookup(names.parse(name, source), source, force_reload)
-
-
-def download(name: str | os.PathLike[str], source: str | None = None, force_reload: bool = False) -> str:
-    """The local path of the model's checkpoint, verified by sha256 (downloaded if needed)."""
-    return str(_checkpoint(info(name, source, force_reload), force_reload))
-
-
-def load_weights(network, handle: str | os.PathLike[str] | None = None, source: str | None = None,
-                 force_reload: bool = False, strict: bool = True):
-    """The verified checkpoint's weights: loaded into `network`, or returned as a dict.
-
-    Upstream's form, ``load_weights(network, handle)`` with an `nn.Cell`, loads the weights of
-    the model named `handle` into `network` (strictly unless ``strict=False``) and returns it.
-    ``load_weights(name)`` returns the parameters as `mindspore.load_checkpoint` does.
-    """
-    from mindspore import nn
-
-    if isinstance(network, nn.Cell):
-        if handle is None:
-            raise TypeError("load_weights(network, handle): name the model whose weights to load")
-        _load_checkpoint(network, info(handle, source, force_reload), force_reload, strict)
-        return network
-    if handle is not None:
-        raise TypeError(f"load_weights(network, handle) needs an nn.Cell, not {type(network).__name__}")
-    return _verified_params(info(network, source, force_reload), force_reload)[0]
-
-
-def load(name: str | os.PathLike[str], *args, source: str | None = None, pretrained: bool = True,
-         force_reload: bool = False, trust_repo: bool | None = None, strict: bool = True, **kwargs):
-    """Create the model's network with ``create_network(model_name, *args, **kwargs)`` and load its weights.
-
-    `source`: None (auto), 'gitee' or 'github' (remote index) or 'local' (`name` is a .md path).
-    `force_reload`: fetch remote metadata, code and weights again. `trust_repo`: allow running code
-    fetched from the metadata's repo-link (True; also remembered), refuse it (False), or rely on
-    MSHUB_TRUST_REPO / the trusted list (None). `strict`: raise if a network parameter is missing
-    from the checkpoint or has another shape; False loads what fits and logs the rest.
-    """
-    meta = info(name, source, force_reload)
-    rehash = None
-    if pretrained:
-        _check_asset(_checkpoint_asset(meta))  # before any of the model's code is fetched or run
-        rehash = _start_rehash(meta, force_reload)  # a cached checkpoint is re-hashed from now on...
-    entry = code.find_entry(meta, trust_repo=trust_repo, force_reload=force_reload)
-    network = entry.create(meta.model_name, *args, **kwargs)  # ...while the network is built
-    if pretrained:
-        _load_checkpoint(network, meta, force_reload, strict, rehash)
-    return network
-
-
-def hub_list(version: str | None = None, force_reload: bool = False) -> list[str]:
-    """Full uids (accepted by `load`) of the local hub roots and the remote index for `version`."""
-    return index.list_uids(version, force_reload)
-
-
-def verify(name: str | os.PathLike[str], source: str | None = None) -> bool:
-    """Re-hash a cached checkpoint (by model name, or a path in the cache); delete it if it is corrupt."""
-    text = os.fspath(name)
-    candidate = Path(text).expanduser()
-    in_cache = candidate.is_file() and (cache.root() / "assets").resolve() in candidate.resolve().parents
-    if not text.endswith(".md") and (in_cache or (names.is_explicit_path(text) and candidate.is_file())):
-        return cache.verify(candidate)  # a path; a file elsewhere that is named like a uid is not one
-    asset = _checkpoint_asset(info(name, source))
-    path = cache.asset_path(asset.asset_sha256, asset.file_name)
-    if not path.is_file():
-        raise HubError(f"{name} is not in the cache ({path}); nothing to verify")
-    return cache.verify(path)
-
-
-def _checkpoint_asset(meta):
-    """The metadata's checkpoint asset (the first with file-format ckpt, else the first)."""
-    if not meta.assets:
-        raise HubError(f"{meta.path or meta.model_name} lists no asset; load it with pretrained=False")
-    return next((asset for asset in meta.assets if asset.file_format == "ckpt"), meta.assets[0])
-
-
-def _check_asset(asset) -> None:
-    """Refuse an asset whose sha256, file name or link (after mirrors) the download would refuse."""
-    cache.asset_path(asset.asset_sha256, asset.file_name)
-    urls.asset_url(asset.asset_link)
-
-
-def _checkpoint(meta, force_reload: bool) -> Path:
-    asset = _checkpoint_asset(meta)
-    return cache.fetch(asset.asset_link, asset.asset_sha256, asset.file_name, force=force_reload,
-                       label=meta.uid or meta.model_name)
-
-
-def _load_checkpoint(network, meta, force_reload: bool, strict: bool, rehash=None) -> None:
-    """Load the model's verified checkpoint into `network`."""
-    params, path = _verified_params(meta, force_reload, rehash)
-    weights.load_into(network, params, strict=strict, source=path)
-
-
-def _start_rehash(meta, force_reload: bool):
-    """A `cache.Rehash` of the cached checkpoint, or None (not cached, or about to be fetched again)."""
-    if force_reload:
-        return None
-    asset = _checkpoint_asset(meta)
-    return cache.Rehash.start(asset.asset_sha256, asset.file_name)
-
-
-def _verified_params(meta, force_reload: bool, rehash=None) -> tuple[dict, str]:
-    """The checkpoint's parameters, parsed from bytes whose sha256 was checked, and its path.
-
-    A cached copy is re-hashed on a worker thread (started by the caller before it built the network,
-    or here) while MindSpore parses it; the parameters are kept only if the hash matched and the file
-    did not change meanwhile. A corrupt copy is deleted and downloaded again; a download is hashed as
-    it arrives.
-    """
-    import mindspore
-
-    if rehash is None:
-        rehash = _start_rehash(meta, force_reload)
-    if rehash is not None:
-        try:
-            params = mindspore.load_checkpoint(str(rehash.path))
-        except Exception:
-            if rehash.ok():
-                raise  # the bytes are the published ones: MindSpore's own error is the answer
-        else:
-            if rehash.ok():
-                return params, str(rehash.path)
-    path = str(_checkpoint(meta, force_reload))
-    return mindspore.load_checkpoint(path), path

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import sys
 import threading
 import time
@@ -90,17 +91,20 @@ def locked(key: str, watch: Path | None = None):
         lock.release()
 
 
-def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str | None = None) -> Path:
+def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str | None = None,
+          adopt: tuple[Path, ...] = ()) -> Path:
     """The verified local copy of an asset, downloaded at most once across processes.
 
     `force` downloads it again, but a verified copy is replaced only by a verified new one: if the
-    download fails, the old file is still there.
+    download fails, the old file is still there. `adopt` names copies outside the cache (beside a
+    local card, in upstream's ``~/.mscache``), the first whose sha256 matches taken instead of a
+    download (`_adopt`).
     """
     path = asset_path(sha256, file_name)
     sha256 = path.parent.name
     if not force and is_verified(path, sha256):
         return path
-    if settings.offline():
+    if settings.offline() and (force or not any(safefile.regular_stat(copy) for copy in adopt)):
         raise _offline(path, force)
     with locked(sha256, watch=path.with_name(path.name + PART)):
         safefile.make_dirs(root(), path.parent)
@@ -110,6 +114,10 @@ def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str
                     return path  # another process finished it while we waited
                 if safefile.regular_stat(path) is not None and _verify(path, sha256):
                     return path
+                if any(_adopt(candidate, path, sha256) for candidate in adopt):
+                    return path  # adopting needs no network: offline too
+            if settings.offline():
+                raise _offline(path, force)
             safefile.clear(path)  # a link there is never trusted nor written through
             try:
                 fetch_file(url, path, sha256, label=label, restart=force)
@@ -122,6 +130,63 @@ def fetch(url: str, sha256: str, file_name: str, force: bool = False, label: str
         except BaseException:
             _prune(path.parent)  # only if empty: a resumable .part stays
             raise
+
+
+def _adopt(candidate: Path, path: Path, sha256: str) -> bool:
+    """Take `candidate`, a file outside the cache, as the asset `path` if its sha256 is `sha256`.
+
+    For a caller holding the asset's lock. The candidate is hard-linked under a temporary name beside
+    `path` if the linked file is one only the user can change (`_private`), else copied; that file
+    is hashed, and only on a match renamed into place and marked; it is never used unverified. A
+    link, a missing file or a mismatch leaves the candidate alone (False) and nothing in the cache.
+    """
+    found = safefile.regular_stat(candidate)
+    if found is None:
+        return False
+    if found.st_size > settings.max_size():
+        log.warning("%s is larger than %s (%d bytes); not adopting it", candidate, settings.MAX_SIZE,
+                    settings.max_size())
+        return False
+    temporary = path.with_name(f"{safefile.TEMPORARY_PREFIX}adopt-{path.name}{safefile.TEMPORARY_SUFFIX}")
+    safefile.clear(temporary)
+    safefile.remove(temporary)
+    try:
+        try:
+            os.link(candidate, temporary, follow_symlinks=False)
+            if not _private(os.lstat(temporary)):  # judged on the inode linked, not on an earlier look
+                safefile.remove(temporary)
+                raise PermissionError("someone else may write it")  # a shared inode would let them
+        except OSError:  # another file system, links not allowed, or not only ours: copy, never through a link
+            with safefile.open_read(candidate) as source, open(temporary, "xb") as target:
+                while chunk := source.read(1 << 20):
+                    if target.tell() + len(chunk) > settings.max_size():  # it grew since: a disk is not filled
+                        raise OSError(f"it grew past {settings.MAX_SIZE} while being copied")
+                    target.write(chunk)
+        with safefile.open_read(temporary) as handle:
+            identity = safefile.identity(os.fstat(handle.fileno()))
+            matched = hashes.file_sha256(handle) == sha256
+        if not matched:
+            log.warning("%s is not the checkpoint with sha256 %s; not adopting it (it is left as it is)",
+                        candidate, sha256)
+            return False
+        os.replace(temporary, path)
+        _mark(path, sha256, identity)
+        log.info("adopted %s (sha256 verified) as %s", candidate, path)
+        return True
+    except (OSError, HubError) as error:
+        log.info("could not adopt %s: %s", candidate, error)
+        return False
+    finally:
+        safefile.remove(temporary)  # a mismatch's copy or link is not kept
+
+
+def _private(info: os.stat_result) -> bool:
+    """Whether only the user can change a file: theirs, not writable by group or others.
+
+    Only such a file is hard-linked into the cache; any other is copied, so that once its copy is
+    hashed, no one else can change the bytes the cache holds.
+    """
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def verify(path: str | os.PathLike[str]) -> bool:

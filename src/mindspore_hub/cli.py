@@ -1,4 +1,4 @@
-"""The ``mshub`` command: list, info, download, verify, cache ls|rm, trust, validate.
+"""The ``mshub`` command: list, info, download, verify, cache ls|rm, trust, validate, serve.
 
 Exit status: 0 success, 1 failure (the reason on stderr), 2 usage error. Everything printed
 that came from metadata, an index or the file system has its control characters escaped
@@ -13,8 +13,9 @@ import sys
 
 import mindspore_hub as mshub
 
-from . import cache, manage, names, trust
-from .errors import HubError
+from . import cache, manage, names, trust, urls
+from .errors import HubError, IndexUnavailableError
+from .load import checkpoint_asset
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="print the uids the hub offers")
     listing.add_argument("--version", help="hub version (e.g. 1.3); default: the current one")
     listing.add_argument("--force-reload", action="store_true", help="fetch the remote index again")
+    listing.add_argument("--local", action="store_true",
+                         help="list only the local hub roots and the cached remote listing (no network)")
 
     for command, text in (("info", "print a model's metadata"),
                           ("download", "download and verify a model's checkpoint; print its path")):
@@ -54,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     from . import validate as validator
 
     validator.add_arguments(validate)
+
+    from .deploy import options as serve_options  # the server's options; it imports FastAPI only to serve
+
+    serve_options.add_command_arguments(commands.add_parser(
+        "serve", help="serve a model over HTTP (Open Inference Protocol, a page at /); needs the [serve] extra"))
     return parser
 
 
@@ -74,16 +82,33 @@ def _show(*parts) -> None:
 
 
 def _list(args) -> int:
-    for uid in mshub.hub_list(args.version, args.force_reload):
+    """The uids; when the remote index cannot be listed, the local ones and a line saying what is missing."""
+    try:
+        uids, missing = mshub.hub_list(args.version, args.force_reload, local_only=args.local), None
+    except IndexUnavailableError as error:
+        uids, missing = mshub.hub_list(args.version, local_only=True), error
+    for uid in uids:
         _show(uid)
-    return 0
+    if missing is None:
+        return 0
+    print(f"mshub: listed {len(uids)} uid(s) of the local hub roots and the cache only; "
+          f"not listed: the remote index. {names.printable_lines(missing)}", file=sys.stderr)
+    return 1
 
 
 def _info(args) -> int:
     meta = mshub.info(args.name, args.source, args.force_reload)
     fields = {key: value for key, value in meta.fields.items()}
+    fetched = checkpoint_asset(meta) if meta.assets else None
+    will_fetch = fetched and {"url": urls.apply_mirrors(fetched.asset_link), "sha256": fetched.asset_sha256}
+    if will_fetch:
+        try:
+            urls.asset_url(fetched.asset_link)
+        except HubError as error:  # the policy refuses it (after mirrors): say so, do not show it as fetched
+            will_fetch["refused"] = str(error)
     if args.json:  # JSON escapes control characters itself
-        print(json.dumps({"uid": meta.uid, "path": meta.path, "fields": fields}, indent=2, default=str))
+        print(json.dumps({"uid": meta.uid, "path": meta.path, "fields": fields, "will_fetch": will_fetch},
+                         indent=2, default=str))
         return 0
     _show(f"uid: {meta.uid}")
     _show(f"metadata: {meta.path}")
@@ -92,6 +117,10 @@ def _info(args) -> int:
             _show(f"{key}: {value}")
     for asset in meta.assets:
         _show(f"asset: {asset.file_format} {asset.asset_link} sha256={asset.asset_sha256}")
+    if will_fetch and "refused" in will_fetch:
+        _show(f"will not fetch: {will_fetch['refused']}")
+    elif will_fetch:
+        _show(f"will fetch: {will_fetch['url']} sha256={will_fetch['sha256']}")
     return 0
 
 
@@ -144,7 +173,7 @@ def _trust(args) -> int:
 
 
 def _sha256_of(name: str) -> str:
-    return mshub._checkpoint_asset(mshub.info(name)).asset_sha256.lower()
+    return checkpoint_asset(mshub.info(name)).asset_sha256.lower()
 
 
 def _validate(args) -> int:
@@ -153,8 +182,14 @@ def _validate(args) -> int:
     return validator.run(args)
 
 
+def _serve(args) -> int:
+    from .deploy import options as serve_options
+
+    return serve_options.run_command(args)
+
+
 COMMANDS = {"list": _list, "info": _info, "download": _download, "verify": _verify, "cache": _cache,
-            "trust": _trust, "validate": _validate}
+            "trust": _trust, "validate": _validate, "serve": _serve}
 
 if __name__ == "__main__":
     sys.exit(main())

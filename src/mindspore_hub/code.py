@@ -1,9 +1,11 @@
 """Finding a model's entry (its ``create_network``) and importing it in isolation.
 
 In order: (a) an installed entry point of group ``mindspore_hub.entries`` named like the
-metadata's model-name; (b) a local folder holding ``hub_conf.py`` or ``mindspore_hub_conf.py``:
-the folder of a local markdown file; (c) the folder named by the markdown's ``repo-link``,
-fetched by `repo.fetch_folder` only after the user trusted that repository.
+metadata's model-name, if it serves the card (`_serves`: the repo-link folders it declares);
+(b) a local folder holding ``hub_conf.py`` or ``mindspore_hub_conf.py``: the folder of a local
+markdown file, or upstream's local layout ``<its folder>/<last name of repo-link>/``; (c) the
+folder named by the markdown's ``repo-link``, fetched by `repo.fetch_folder` only after the user
+trusted that repository.
 
 A folder entry is imported under a private package ``mindspore_hub._entries.<key>``: while
 its ``create_network`` runs, imports of its own top-level names (``src``, ``hub_conf``, ...)
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import cache, repo, settings, trust
+from . import cache, index, names, repo, settings, trust
 from .errors import HubError, OfflineError
 
 log = logging.getLogger(__name__)
@@ -101,7 +103,7 @@ def entry_file(folder: Path) -> Path | None:
 def find_entry(info, trust_repo: bool | None = None, force_reload: bool = False) -> Entry:
     """The entry for a model's metadata (`ModelInfo`), trying installed, local, then remote code."""
     installed = installed_entry(info.model_name)
-    if installed is not None:
+    if installed is not None and _serves(installed, info):
         return Entry(f"installed entry point {installed.name} = {installed.value}", factory=installed.load())
     local = _local_folder(info)
     if local is not None:
@@ -110,6 +112,44 @@ def find_entry(info, trust_repo: bool | None = None, force_reload: bool = False)
         return _remote_entry(info, trust_repo, force_reload)
     raise HubError(f"no code for model {info.model_name!r}: no installed entry point in group {ENTRY_GROUP}, "
                    f"no {' or '.join(ENTRY_FILES)} beside {info.path}, and no repo-link")
+
+
+def _serves(installed: importlib.metadata.EntryPoint, info) -> bool:
+    """Whether an installed entry serves this card, logging the choice and why.
+
+    An entry may declare the repo-link folders it serves (the group ``mindspore_hub.serves``, an
+    entry point named like it whose value is a tuple of folder paths): then it serves a card whose
+    repo-link names one of them, on any repository and branch, or a card shipped in this hub's own
+    package data; any other card of that model-name gets its own code. An entry that declares
+    nothing serves every card of its name.
+    """
+    declared = installed_entry(installed.name, hook_group("serves"))
+    uid = names.printable(info.uid or info.path or info.model_name)
+    if declared is None:
+        log.info("%s: using the installed entry %s (it serves every card named %s)", uid, installed.value,
+                 installed.name)
+        return True
+    folders = {folder.strip("/") for folder in declared.load()}
+    try:
+        folder = repo.parse_link(info.repo_link).folder if info.repo_link else None
+    except HubError:
+        folder = None
+    if folder in folders:
+        log.info("%s: using the installed entry %s: the card's repo-link folder %s is one it serves", uid,
+                 installed.value, folder)
+        return True
+    if info.path and _is_packaged(Path(info.path)):
+        log.info("%s: using the installed entry %s: the card ships with this hub", uid, installed.value)
+        return True
+    log.info("%s: not using the installed entry %s: it serves %s, and the card's repo-link is %s; "
+             "the card's own code is used", uid, installed.value, ", ".join(sorted(folders)),
+             names.printable(info.repo_link))
+    return False
+
+
+def _is_packaged(path: Path) -> bool:
+    root = index.packaged_root()
+    return root is not None and root.resolve() in path.resolve().parents
 
 
 def hook_group(name: str) -> str:
@@ -127,12 +167,20 @@ def installed_entry(model_name: str, group: str = ENTRY_GROUP) -> importlib.meta
 
 
 def _local_folder(info) -> Path | None:
+    """The entry folder of a local markdown file: its own folder (this project's layout), or upstream's
+    ``<md folder>/<last name of repo-link>/``. Trusted because the user named the file or its hub root."""
     if not info.path:
         return None
     folder = Path(info.path).resolve().parent
-    if cache.root().resolve() in folder.parents:
+    if cache.root().resolve() == folder or cache.root().resolve() in folder.parents:
         return None  # a markdown file fetched into the cache never brings code with it
-    return folder if entry_file(folder) is not None else None
+    if entry_file(folder) is not None:
+        return folder
+    try:
+        beside = folder / repo.parse_link(info.repo_link).name if info.repo_link else None
+    except HubError:
+        return None
+    return beside if beside is not None and beside.is_dir() and entry_file(beside) is not None else None
 
 
 def _remote_entry(info, trust_repo: bool | None, force_reload: bool) -> Entry:

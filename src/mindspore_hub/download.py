@@ -107,7 +107,7 @@ def fetch_file(url: str, dest: str | os.PathLike[str], sha256: str, label: str |
 
 def fetch_bytes(url: str, what: str = "URL", limit: int = TEXT_LIMIT) -> bytes:
     """The body of a small resource (a markdown file), with the same timeouts and retries."""
-    url = urls.check(url, what)
+    url = urls.mirrored(url, what)
     _require_online(url)
     deadline = _Deadline(url)
 
@@ -117,7 +117,8 @@ def fetch_bytes(url: str, what: str = "URL", limit: int = TEXT_LIMIT) -> bytes:
                 if response.status_code in RETRY_STATUS:
                     raise _Transient(f"HTTP {response.status_code}", _retry_after(response))
                 if response.status_code != 200:
-                    raise DownloadError(f"HTTP {response.status_code} {response.reason} for {what} {url}")
+                    raise DownloadError(f"HTTP {response.status_code} {response.reason} for {what} {url}",
+                                        status=response.status_code)
                 body = bytearray()
                 for chunk in response.iter_content(64 * 1024):
                     body += chunk
@@ -318,7 +319,7 @@ def _accept(response: requests.Response, part: _Part, encoded: bool) -> int | No
         length = response.headers.get("Content-Length", "")
         # With a content coding, Content-Length counts encoded bytes, not the file's.
         return int(length) if length.isdigit() and not encoded else None
-    raise DownloadError(f"HTTP {status} {response.reason} for {response.url}")
+    raise DownloadError(f"HTTP {status} {response.reason} for {response.url}", status=status)
 
 
 def _encoded(response: requests.Response) -> bool:

@@ -23,7 +23,14 @@ class OfflineError(HubError):
 
 
 class DownloadError(HubError):
-    """A transfer failed for good (after retries) or was refused before it started."""
+    """A transfer failed for good (after retries) or was refused before it started.
+
+    `status` is the HTTP status that ended it, when a server answered one (404...), else None.
+    """
+
+    def __init__(self, *args, status: int | None = None):
+        super().__init__(*args)
+        self.status = status
 
 
 class ChecksumError(DownloadError):
@@ -41,6 +48,10 @@ class ChecksumError(DownloadError):
         if hint:
             lines.append(f"Hint: {hint}")
         super().__init__("\n".join(lines))
+
+
+class IndexUnavailableError(HubError, ConnectionError):
+    """The remote hub index could not be listed (upstream's `hub_list` raises too, rather than list part)."""
 
 
 class LockTimeoutError(HubError):

@@ -1,11 +1,14 @@
 """Finding a model's metadata, and listing the models a hub offers.
 
 Lookup order for a uid: the local hub roots (directories in MSHUB_RES_DIRS, then this
-project's ``mshub_res`` shipped as package data), then a copy cached from the remote hub
+project's ``mshub_res`` shipped as package data; skipped when the caller names a remote
+``source``, 'gitee' or 'github', so that upstream's current card is read), then a copy cached from the remote hub
 index, then the remote hub index itself (gitee by default, GitHub with ``source='github'``,
-any endpoint with MSHUB_INDEX_URL), on the branch of the uid's era: ``r1.3`` for
-``mindspore/ascend/1.3/...``, ``master`` for 3-part uids. Remote files are parsed before they
-are cached, so a broken file is never kept.
+any endpoint with MSHUB_INDEX_URL), on the branch of the uid's era (``r1.3`` for
+``mindspore/ascend/1.3/...``, ``master`` for 3-part uids) or, for a 4-part uid that branch does
+not hold, on one that does (`listing.branch_for`: learned from the index repository when the era's
+branch answers 404, so a lookup that finds its card never needs git). Remote files are parsed before they are
+cached, so a broken file is never kept.
 """
 
 from __future__ import annotations
@@ -14,11 +17,11 @@ import hashlib
 import importlib.resources
 import logging
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
-from . import cache, names, repo, settings, urls
+from . import cache, listing, names, settings
 from .download import fetch_bytes
-from .errors import HubError, OfflineError
+from .errors import DownloadError, HubError, IndexUnavailableError, OfflineError
 from .metadata import ModelInfo, parse_file, parse_text
 
 log = logging.getLogger(__name__)
@@ -27,22 +30,18 @@ INDEX_URLS = {
     "gitee": "https://gitee.com/mindspore/hub/raw/{branch}/mshub_res/assets/{uid}.md",
     "github": "https://raw.githubusercontent.com/mindspore-ai/hub/{branch}/mshub_res/assets/{uid}.md",
 }
-INDEX_REPOS = {
-    "gitee": "https://gitee.com/mindspore/hub.git",
-    "github": "https://github.com/mindspore-ai/hub.git",
-}
 
 
 def local_roots() -> list[Path]:
     """Local hub roots in search order (each holds an ``assets/`` tree)."""
     roots = settings.res_dirs()
-    packaged = _packaged_root()
+    packaged = packaged_root()
     if packaged is not None:
         roots.append(packaged)
     return roots
 
 
-def _packaged_root() -> Path | None:
+def packaged_root() -> Path | None:
     """This project's mshub_res: package data when installed, the checkout's folder otherwise."""
     try:
         # a namespace package (no __init__.py): joinpath gives a real path inside it
@@ -65,23 +64,56 @@ def find_local(uid: str) -> Path | None:
     return None
 
 
-def remote_url(name: names.Name, source: str | None = None) -> str:
-    """The URL of a uid's markdown in the remote hub index."""
+def remote_url(name: names.Name, source: str | None = None, branch: str | None = None) -> str:
+    """The URL of a uid's markdown in the remote hub index, on `branch` (default: the cached routing)."""
     template = settings.index_url() or INDEX_URLS["github" if source == "github" else "gitee"]
-    return template.format(branch=name.branch, uid=name.uid)
+    branch = branch or listing.branch_for(name, source, fetch=False)  # a learned one is the index's text
+    return template.format(branch=quote(branch, safe="/"), uid=quote(name.uid))
 
 
 def lookup(name: names.Name, source: str | None = None, force_reload: bool = False) -> ModelInfo:
-    """The parsed metadata for a parsed name, fetching and caching it if it is remote."""
+    """The parsed metadata for a parsed name, fetching and caching it if it is remote.
+
+    A 4-part uid goes to its era's branch, or to the one the cached branch listing names; when that
+    answers 404, the listing is learned (once) and, if another branch holds the uid, read from there.
+    """
     if name.path is not None:
-        return parse_file(name.path)
-    if name.uid is not None:
-        local = find_local(name.uid)
-        if local is not None:
-            return parse_file(local)
-        url = remote_url(name, source)
-    else:
-        url = name.url
+        twin = names.english_twin(str(name.path))
+        return parse_file(twin if twin is not None and Path(twin).is_file() else name.path)
+    if name.uid is None:
+        return _remote(names.english_twin(name.url) or name.url, name, force_reload)  # a _cn card: its twin
+    local = find_local(name.uid) if source is None else None  # 'gitee'/'github': the remote index's card
+    if local is not None:
+        return parse_file(local)
+    branch = listing.branch_for(name, source, fetch=False)
+    try:
+        return _remote(remote_url(name, source, branch), name, force_reload)
+    except DownloadError as error:
+        if error.status != 404:
+            raise
+        # learns the index's branches once (then cached; again with force_reload)
+        holder = listing.branch_for(name, source, force_reload=force_reload)
+        if holder == branch:
+            raise
+        return _remote(remote_url(name, source, holder), name, force_reload)
+
+
+def current_card(name: names.Name, source: str = "gitee") -> ModelInfo:
+    """The remote index's card for a uid as it is now, read without writing the cache.
+
+    For a message that names what the hub offers today: reading it must not replace the card a later
+    `lookup` finds, or the next load would switch weights without being asked.
+    """
+    body = fetch_bytes(remote_url(name, source), "hub metadata")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HubError(f"the hub's current card for {name.text} is not UTF-8 text") from None
+    return parse_text(text)
+
+
+def _remote(url: str, name: names.Name, force_reload: bool) -> ModelInfo:
+    """The metadata at `url`: its cached copy, else fetched, parsed, then cached."""
     cached = _cached_path(url, name.uid)
     if cached.is_file() and not force_reload:
         return parse_file(cached)
@@ -114,8 +146,12 @@ def _cached_path(url: str, uid: str | None) -> Path:
     return cache.root().joinpath("metadata", key, *tail)
 
 
-def list_uids(version: str | None = None, force_reload: bool = False) -> list[str]:
-    """Every uid of the local hub roots and of the remote index branch for `version`."""
+def list_uids(version: str | None = None, force_reload: bool = False, local_only: bool = False) -> list[str]:
+    """Every uid of the local hub roots and of the remote index branch for `version`.
+
+    The remote part comes from `listing.branches`; IndexUnavailableError when it cannot be had,
+    unless `local_only` (or offline), which lists the local roots and the cached listing only.
+    """
     wanted = None if version in (None, "master") else str(version).lstrip("vr")
     branch = "master" if wanted is None else "r" + wanted
     found = set()
@@ -123,47 +159,21 @@ def list_uids(version: str | None = None, force_reload: bool = False) -> list[st
         found |= _uids_under(root / "assets")
     if wanted is not None:
         found = {uid for uid in found if uid.split("/")[-2].lstrip("vr") == wanted}
-    remote = _remote_assets(branch, force_reload)
-    if remote is not None:
-        found |= _uids_under(remote)
+    remote = listing.branches(force_reload=force_reload, local_only=local_only)
+    if remote is None:
+        log.info("listing the local hub roots only: the remote index is not cached, and %s",
+                 "offline" if settings.offline() else "local_only was asked")
+    elif branch not in remote:
+        if not local_only and not settings.offline():
+            raise IndexUnavailableError(f"the hub index {listing.index_repo()} has no branch {branch} "
+                                        f"(it has {', '.join(sorted(remote))})")
+    else:
+        found |= set(remote[branch])
     return sorted(found)
 
 
-def _remote_assets(branch: str, force_reload: bool) -> Path | None:
-    """The remote index's ``mshub_res/assets`` at `branch`, fetched once and cached."""
-    url = settings.index_repo() or INDEX_REPOS["gitee"]
-    urls.check(url, settings.INDEX_REPO)  # a bad setting is an error, not a warning: file:// and plain http elsewhere are refused
-    key = hashlib.sha256(f"{url}\n{branch}".encode()).hexdigest()[:16]
-    dest = cache.root() / "index" / key / "assets"
-    if repo.fetched_commit(dest) is not None and not force_reload:
-        return dest
-    if settings.offline():
-        log.info("offline: listing local hub roots only (the remote index %s is not cached)", url)
-        return None
-    try:
-        repo.fetch_folder(repo.RepoLink(url, branch, "mshub_res/assets"), dest, cache.root())
-    except (HubError, OSError) as error:
-        log.warning("could not list the remote hub index %s at %s: %s", url, branch, error)
-        return None
-    return dest
-
-
 def _uids_under(assets: Path) -> set[str]:
-    """uids of the English markdown files under an ``assets`` folder.
-
-    Only paths that `names.parse` reads back as the same uid are listed: a file named with a
-    newline, an escape sequence or a space in a fetched index never reaches a terminal or `load`.
-    """
+    """uids of the English markdown files under a local ``assets`` folder (see `listing.uids_of`)."""
     if not assets.is_dir():
         return set()
-    uids = set()
-    for path in assets.rglob("*.md"):
-        relative = path.relative_to(assets).with_suffix("").as_posix()
-        if len(relative.split("/")) not in (3, 4) or relative.endswith("_cn"):
-            continue
-        try:
-            if names.parse(relative).uid == relative:
-                uids.add(relative)
-        except (ValueError, TypeError):
-            log.info("skipping %s in the hub index: not a uid", names.printable(relative))
-    return uids
+    return listing.uids_of([path.relative_to(assets).as_posix() for path in assets.rglob("*.md")])

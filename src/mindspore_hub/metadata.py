@@ -44,6 +44,10 @@ ASSET_FIELD = "asset"
 MAX_BYTES = 1 << 20  # a hub markdown file is a few kilobytes
 MAX_DEPTH = 32       # nesting levels of YAML collections
 
+# A top-level ``key: -`` (``evaluation: -``, "none", on 162 of upstream's master cards) is not YAML (a
+# sequence cannot start after a key on its line); upstream reads it on purpose, so it is read as the text "-".
+_DASH_VALUE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):[ \t]+-[ \t]*$")
+
 # Values whose YAML reading would lose information (floats, dates, digit-only hashes).
 _SOURCE_TEXT_FIELDS = frozenset({"model-version", "mindspore-version", "update-time", "asset-sha256"})
 
@@ -118,6 +122,7 @@ class ModelInfo:
     path: str | None
     language: str
     front_matter_line: int = 1
+    duplicates: tuple[tuple[str, int, int], ...] = ()  # (field, first line, repeated line); the last value is kept
 
     @property
     def _layout(self) -> tuple[str, str | None, str, str] | None:
@@ -215,8 +220,12 @@ def _strip_link(value: Any) -> Any:
 
 
 def _mapping_items(loader: _Loader, node: yaml.Node, where: str, path: str | None,
-                   offset: int) -> list[tuple[str, Any, int]]:
-    """(key, normalised value, 1-based line) for each entry of a YAML mapping node."""
+                   offset: int, duplicates: list[tuple[str, int, int]]) -> list[tuple[str, Any, int]]:
+    """(key, normalised value, 1-based line) for each entry of a YAML mapping node.
+
+    A key given twice is appended to `duplicates` as (key, first line, repeated line); the last
+    value wins, as with PyYAML (and so upstream).
+    """
     if not isinstance(node, yaml.MappingNode):
         if where == ASSET_FIELD:
             raise MetadataError("each entry must be a mapping (file-format, asset-link, asset-sha256)",
@@ -230,9 +239,14 @@ def _mapping_items(loader: _Loader, node: yaml.Node, where: str, path: str | Non
         if not isinstance(key, str):
             raise MetadataError(f"field name {key!r} is not text", path, line, str(key))
         if key in seen:
-            raise MetadataError(f"duplicate field (first on line {seen[key]})", path, line, key)
+            duplicates.append((key, seen[key], line))
+            items = [item for item in items if item[0] != key]
         seen[key] = line
-        value = loader.construct_object(value_node, deep=True)
+        try:
+            value = loader.construct_object(value_node, deep=True)
+        except ValueError as error:  # a YAML date that is no date (2023-13-45): PyYAML's own ValueError
+            raise MetadataError(f"cannot be read: {error}", path, value_node.start_mark.line + offset,
+                                key) from None
         keep_text = key in _SOURCE_TEXT_FIELDS or isinstance(value, (datetime.date, datetime.datetime))
         if keep_text and isinstance(value_node, yaml.ScalarNode) and value is not None:
             value = value_node.value
@@ -246,8 +260,8 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _parse_assets(loader: _Loader, node: yaml.Node | None, path: str | None,
-                  offset: int, line: int) -> tuple[tuple[Asset, ...], list[dict[str, Any]]]:
+def _parse_assets(loader: _Loader, node: yaml.Node | None, path: str | None, offset: int, line: int,
+                  duplicates: list[tuple[str, int, int]]) -> tuple[tuple[Asset, ...], list[dict[str, Any]]]:
     if node is None or (isinstance(node, yaml.ScalarNode) and node.value == ""):
         return (), []
     if not isinstance(node, yaml.SequenceNode):
@@ -255,7 +269,7 @@ def _parse_assets(loader: _Loader, node: yaml.Node | None, path: str | None,
                             path, line, ASSET_FIELD)
     assets, raw = [], []
     for item in node.value:
-        entries = _mapping_items(loader, item, ASSET_FIELD, path, offset)
+        entries = _mapping_items(loader, item, ASSET_FIELD, path, offset, duplicates)
         values = {key: value for key, value, _ in entries}
         lines = {key: item_line for key, _, item_line in entries}
         assets.append(Asset(
@@ -280,7 +294,7 @@ def _split(text: str, path: str | None) -> tuple[str, list[str], int]:
         raise MetadataError("front matter is not closed by a second '---' line", path, marks[0] + 1)
     start, end = marks
     title = next((line[2:].strip() for line in lines[:start] if line.startswith("# ")), "")
-    return title, lines[start + 1:end], start + 1
+    return title, [_DASH_VALUE.sub(r'\1: "-"', line) for line in lines[start + 1:end]], start + 1
 
 
 def parse_text(text: str, path: str | None = None) -> ModelInfo:
@@ -304,12 +318,14 @@ def parse_text(text: str, path: str | None = None) -> ModelInfo:
         root = loader.get_single_node()
         if root is None:
             raise MetadataError("front matter is empty", path, opening, None)
-        entries = _mapping_items(loader, root, "front matter", path, offset)
-        asset_node = next((value for key, value in root.value
+        duplicates: list[tuple[str, int, int]] = []
+        entries = _mapping_items(loader, root, "front matter", path, offset, duplicates)
+        asset_node = next((value for key, value in reversed(root.value)  # the last one, as for any field
                            if isinstance(key, yaml.ScalarNode) and key.value == ASSET_FIELD), None)
         values = {key: value for key, value, _ in entries}
         lines = {key: line for key, _, line in entries}
-        assets, raw_assets = _parse_assets(loader, asset_node, path, offset, lines.get(ASSET_FIELD, opening))
+        assets, raw_assets = _parse_assets(loader, asset_node, path, offset, lines.get(ASSET_FIELD, opening),
+                                           duplicates)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + offset if mark else opening
@@ -320,11 +336,11 @@ def parse_text(text: str, path: str | None = None) -> ModelInfo:
         loader.dispose()
     if ASSET_FIELD in values:
         values[ASSET_FIELD] = raw_assets
-    return _model_info(title, values, lines, assets, path, opening)
+    return _model_info(title, values, lines, assets, path, opening, tuple(duplicates))
 
 
-def _model_info(title: str, values: dict[str, Any], lines: dict[str, int],
-                assets: tuple[Asset, ...], path: str | None, opening: int) -> ModelInfo:
+def _model_info(title: str, values: dict[str, Any], lines: dict[str, int], assets: tuple[Asset, ...],
+                path: str | None, opening: int, duplicates: tuple[tuple[str, int, int], ...]) -> ModelInfo:
     def text(key: str) -> str | None:
         return _text(values.get(key))
 
@@ -356,6 +372,7 @@ def _model_info(title: str, values: dict[str, Any], lines: dict[str, int],
         path=path,
         language="cn" if re.search(r"_cn\.md$", name, re.IGNORECASE) else "en",
         front_matter_line=opening,
+        duplicates=duplicates,
     )
 
 

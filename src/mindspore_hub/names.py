@@ -21,6 +21,10 @@ SOURCES = (None, "gitee", "github", "local")
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+_MODEL_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._+ -]*[A-Za-z0-9._+-])?")  # upstream's hub has a name with a space
+_VERSION_PART = re.compile(r"[vVrR]?\d+(?:\.\d+)*")
+# Upstream's web pages name a model by its uid: https://hub.mindspore.com/<uid>.
+UID_HOSTS = ("hub.mindspore.com", "hub.mindspore.cn")
 _BLOB = re.compile(r"^https://(gitee\.com|github\.com)/([^/]+)/([^/]+)/blob/(.+)$")
 
 
@@ -59,20 +63,60 @@ def parse(name: str | os.PathLike[str], source: str | None = None) -> Name:
     if not isinstance(name, str) or not name.strip():
         raise TypeError("a model name must be a non-empty string: a uid, a URL to a .md, or a .md path")
     text = name.strip()
-    if source != "local" and re.match(r"^https?://", text):
-        return Name(text, url=raw_url(text))
+    if source != "local" and re.match(r"^https?://", text, re.IGNORECASE):
+        return _parse_url(text)
     if source == "local" or is_explicit_path(text):
         path = Path(text).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"no markdown file at {path}")
         return Name(text, path=path.resolve())
-    parts = text.strip("/").split("/")
-    if len(parts) not in (3, 4) or not all(_PART.fullmatch(part) for part in parts):
+    return Name(text, uid=_check_uid(text.strip("/"), text))
+
+
+def _check_uid(uid: str, text: str) -> str:
+    """`uid` if it is publisher/[backend/]version/model with a version-like version; else ValueError."""
+    parts = uid.split("/")
+    shape_ok = (len(parts) in (3, 4) and all(_PART.fullmatch(part) for part in parts[:-1])
+                and _MODEL_PART.fullmatch(parts[-1]) is not None)
+    if not shape_ok or not _VERSION_PART.fullmatch(parts[-2]):
         raise ValueError(
             f"{text!r} is not a model name: expected publisher/backend/version/model "
-            "(e.g. mindspore/ascend/1.3/ssdresnet50_v1.3_coco2017), publisher/version/model, "
-            "a URL to a .md file, or a path to one")
-    return Name(text, uid="/".join(parts))
+            "(e.g. mindspore/ascend/1.3/ssdresnet50_v1.3_coco2017) or publisher/version/model, with a "
+            "version like 1.3, a URL to a .md file, or a path to one")
+    return uid
+
+
+def _parse_url(text: str) -> Name:
+    """A URL to a hub markdown file, or upstream's ``https://hub.mindspore.com/<uid>``; else ValueError.
+
+    Decided from the text alone, before any network access (upstream raises ValueError at once too).
+    """
+    parsed = urlparse(text)
+    path = unquote(parsed.path)
+    if path.lower().endswith(".md"):
+        return Name(text, url=raw_url(text))
+    if (parsed.hostname or "").lower() in UID_HOSTS:
+        return Name(text, uid=_check_uid(path.strip("/"), text))
+    raise ValueError(f"{text!r} is not a model name: a URL must lead to a hub markdown file (.md), such as "
+                     "https://gitee.com/mindspore/hub/blob/master/mshub_res/assets/mindspore/1.6/lenet_mnist.md, "
+                     f"or be https://{UID_HOSTS[0]}/<uid>")
+
+
+def check_flags(**flags) -> None:
+    """TypeError naming the first argument that is not a bool (upstream refuses ``pretrained="True"``)."""
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be True or False, not {value!r} ({type(value).__name__})")
+
+
+def english_twin(text: str) -> str | None:
+    """``x.md`` for a Chinese card ``x_cn.md`` (a path or URL), else None: upstream reads the English one.
+
+    >>> english_twin("assets/mindspore/1.9/lenet_cn.md")
+    'assets/mindspore/1.9/lenet.md'
+    """
+    match = re.fullmatch(r"(.*)_cn\.md", text, re.IGNORECASE | re.DOTALL)
+    return f"{match.group(1)}.md" if match else None
 
 
 def is_explicit_path(text: str) -> bool:

@@ -81,13 +81,13 @@ def fetch_folder(link: RepoLink, dest: Path, root: Path) -> str:
         raise OfflineError(f"offline ({settings.OFFLINE}=1): not fetching code from {link.url}")
     if shutil.which("git") is None:
         raise HubError(f"git is needed to fetch code from {link.url}, and it is not on PATH")
-    urls.check(link.url, "repository")
-    policy = _policy(link.url)
+    url = urls.mirrored(link.url, "repository")  # MSHUB_MIRRORS first, then the URL policy on the result
+    policy = _policy(url)
     safefile.make_dirs(root, dest.parent)
     work = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".fetch-"))  # new, never a link
     try:
         _git(policy, "init", "-q", str(work))
-        _git(policy, "-C", str(work), "remote", "add", "origin", link.url)
+        _git(policy, "-C", str(work), "remote", "add", "origin", url)
         if link.folder:
             _git(policy, "-C", str(work), "sparse-checkout", "set", "--no-cone", "--", f"/{link.folder}/")
         _git(policy, "-C", str(work), "fetch", "-q", "--depth", "1", "--filter=blob:none", "origin",
@@ -95,20 +95,51 @@ def fetch_folder(link: RepoLink, dest: Path, root: Path) -> str:
         _git(policy, "-C", str(work), "checkout", "-q", "--detach", "FETCH_HEAD")
         commit = _git(policy, "-C", str(work), "rev-parse", "FETCH_HEAD").strip()
         if link.ref and re.fullmatch(r"[0-9a-f]{40}", link.ref) and commit != link.ref:
-            raise HubError(f"{link.url}: asked for commit {link.ref}, got {commit}")
+            raise HubError(f"{url}: asked for commit {link.ref}, got {commit}")
         source = work / link.folder if link.folder else work
         try:
             found = safefile.check_dirs(work, source)
         except HubError:
             found = False
         if not found:
-            raise HubError(f"{link.url} at {link.ref or 'HEAD'} has no folder {link.folder!r}")
+            raise HubError(f"{url} at {link.ref or 'HEAD'} has no folder {link.folder!r}")
         safefile.remove_tree(source / ".git")
         safefile.write_atomic(work, source / SOURCE_FILE, json.dumps(
             {"url": link.url, "ref": link.ref, "folder": link.folder, "commit": commit}))
         safefile.remove_tree(dest)
         os.replace(source, dest)
         return commit
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def list_branches(url: str, prefix: str, scratch: Path, root: Path) -> dict[str, list[str]]:
+    """{branch: paths of the regular files under `prefix`} of every branch of the repository `url`.
+
+    One shallow fetch of every branch head without file contents (``--filter=blob:none``: commits and
+    trees only) into a scratch repository under `scratch` (inside the cache `root`), read with
+    ``git ls-tree``; nothing is checked out, so no fetched name or link ever reaches the file system.
+    """
+    if settings.offline():
+        raise OfflineError(f"offline ({settings.OFFLINE}=1): not listing the branches of {url}")
+    if shutil.which("git") is None:
+        raise HubError(f"git is needed to list {url}, and it is not on PATH")
+    fetched = urls.mirrored(url, "repository")
+    policy = _policy(fetched)
+    safefile.make_dirs(root, scratch)
+    work = Path(tempfile.mkdtemp(dir=scratch, prefix=".list-"))
+    try:
+        _git(policy, "init", "-q", "--bare", str(work))
+        _git(policy, "-C", str(work), "fetch", "-q", "--depth", "1", "--filter=blob:none", fetched,
+             "+refs/heads/*:refs/heads/*")
+        heads = _git(policy, "-C", str(work), "for-each-ref", "--format=%(refname:short)", "refs/heads")
+        listing = {}
+        for branch in heads.split():
+            out = _git(policy, "-C", str(work), "ls-tree", "-r", "-z", f"refs/heads/{branch}", "--",
+                       prefix.rstrip("/") + "/")
+            listing[branch] = [entry.split("\t", 1)[1] for entry in out.split("\0")
+                               if entry.startswith("100644 blob ") or entry.startswith("100755 blob ")]
+        return listing
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

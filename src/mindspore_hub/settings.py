@@ -24,6 +24,7 @@ RES_DIRS = "MSHUB_RES_DIRS"
 INDEX_URL = "MSHUB_INDEX_URL"
 INDEX_REPO = "MSHUB_INDEX_REPO"
 TRUST_REPO = "MSHUB_TRUST_REPO"
+UPSTREAM_CACHE = "MSHUB_UPSTREAM_CACHE"
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -143,3 +144,12 @@ def index_repo() -> str | None:
 def trust_all_repos() -> bool:
     """MSHUB_TRUST_REPO=1: run code fetched from any repo-link without asking."""
     return _flag(TRUST_REPO)
+
+
+def upstream_cache() -> Path | None:
+    """MSHUB_UPSTREAM_CACHE: upstream mindspore_hub's cache, whose verified checkpoints are adopted
+    (default ``~/.mscache``; empty: none)."""
+    raw = os.environ.get(UPSTREAM_CACHE)
+    if raw is None:
+        return Path("~/.mscache").expanduser()
+    return Path(raw.strip()).expanduser() if raw.strip() else None

@@ -94,16 +94,33 @@ def _scheme_and_host(url: str, what: str) -> tuple[str, str]:
 
 def asset_url(link: str) -> str:
     """Where an asset link is fetched from: the link after MSHUB_MIRRORS, checked by `check`."""
-    return check(apply_mirrors(link), "asset link")
+    return mirrored(link, "asset link")
+
+
+def mirrored(url: str, what: str = "URL") -> str:
+    """Where `url` is fetched from: `url` after MSHUB_MIRRORS, then held to the policy (`check`).
+
+    The policy judges the URL that is fetched, so a mirror cannot bring in what a link could not:
+    rewriting to plain http elsewhere is refused as a plain http link is.
+    """
+    return check(apply_mirrors(url), what)
 
 
 def apply_mirrors(url: str) -> str:
     """`url` with the first matching MSHUB_MIRRORS prefix replaced.
 
     With MSHUB_MIRRORS='https://download.mindspore.cn=https://mirror.example/ms', the link
-    https://download.mindspore.cn/a.ckpt is fetched from https://mirror.example/ms/a.ckpt.
+    https://download.mindspore.cn/a.ckpt is fetched from https://mirror.example/ms/a.ckpt. The same
+    rules rewrite hub metadata URLs and the repositories of repo-links (git fetches), so
+    'https://gitee.com/mindspore=https://git.corp.example/mindspore' sends code fetches to a
+    corporate git mirror.
+
+    A prefix matches only up to a boundary (its end is the URL's end, or a ``/``, ``?`` or ``#`` of it
+    or of the URL follows), so a link cannot extend the mirror's host or folder name:
+    'https://download.mindspore.cn.attacker.example/a.ckpt' is not rewritten by the rule above.
     """
     for prefix, replacement in settings.mirrors():
-        if url.startswith(prefix):
-            return replacement + url[len(prefix):]
+        rest = url[len(prefix):]
+        if url.startswith(prefix) and (not rest or prefix[-1] in "/?#" or rest[0] in "/?#"):
+            return replacement + rest
     return url

@@ -4,6 +4,14 @@ Upstream's validator exits 0 when files fail and stops at the first problem; thi
 reports every problem as ``FILE:LINE: FIELD: message`` so CI can gate on it, and needs
 neither the network (unless ``--check-links``) nor the model's code (unless ``--check-entry``).
 
+Errors are what would break loading or contradicts upstream's own rules (its required fields,
+value lists and types); checks stricter than upstream's (dates, text types, version formats,
+agreement with the folder layout, a title, repeated assets) are warnings, errors with ``--strict``.
+Upstream's real cards that it reads are not flagged: ``evaluation: -``, dates without zero padding
+(``2023-2-17``), ``module-type`` split at its first ``-`` (``cv-super-resolution``), ``mm`` and
+``cvtmodel``, no ``asset`` or ``train-dataset`` (optional in upstream's spec), and ``_cn.md`` files
+with Chinese keys (upstream reads their English twin; so does this validator).
+
 Run it as ``mshub validate PATH...`` or ``python -m mindspore_hub.validate PATH...``.
 """
 
@@ -16,7 +24,7 @@ import numbers
 import os
 import re
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Iterable, Sequence
 
 from . import code, names, repo, settings, urls
@@ -24,8 +32,10 @@ from .errors import HubError, OfflineError, UnsafeNameError, UntrustedRepoError
 from .metadata import ASSET_FIELD, MetadataError, ModelInfo, normalize_version, parse_file
 
 __all__ = [
+    "InvalidMetadataError",
     "Problem",
     "add_arguments",
+    "check_file",
     "entry_problems",
     "find_markdown",
     "link_problems",
@@ -40,21 +50,22 @@ ERROR = "error"
 WARNING = "warning"
 
 # Allowed values, as used across upstream's mshub_res assets.
-MODULE_TYPES = frozenset({"audio", "cv", "nlp", "recommend", "gnn", "rl", "hpc", "other"})
+MODULE_TYPES = frozenset({"audio", "cv", "nlp", "recommend", "gnn", "rl", "hpc", "mm", "cvtmodel", "other"})
 USED_FOR = frozenset({"inference", "extract-feature", "transfer-learning"})
 BACKENDS = frozenset({"ascend", "gpu", "cpu"})
 FILE_EXTENSIONS = {"ckpt": ".ckpt", "mindir": ".mindir", "air": ".air", "onnx": ".onnx", "mslite": ".ms"}
 
+# asset and train-dataset are optional in upstream's spec (examples/commit_example.md).
 CURRENT_REQUIRED = (
-    "model-name", "backbone-name", "module-type", "fine-tunable", "model-version", "train-dataset",
-    "author", "update-time", "repo-link", "user-id", "used-for", "mindspore-version", ASSET_FIELD,
+    "model-name", "backbone-name", "module-type", "fine-tunable", "model-version",
+    "author", "update-time", "repo-link", "user-id", "used-for", "mindspore-version",
     "license", "summary",
 )
 # Files under assets/<publisher>/<backend>/<version ≤ 1.3>/ also had to declare these.
 R13_REQUIRED = CURRENT_REQUIRED + ("input-shape", "infer-backend")
 R13_LAST_VERSION = (1, 3)
 OPTIONAL = ("input-shape", "infer-backend", "train-backend", "accuracy", "evaluation",
-            "featured-image", "allow-cache-ckpt")
+            "featured-image", "allow-cache-ckpt", "train-dataset", ASSET_FIELD)
 KNOWN_FIELDS = frozenset(R13_REQUIRED + OPTIONAL)
 ASSET_REQUIRED = ("file-format", "asset-link", "asset-sha256")
 TEXT_FIELDS = ("model-name", "backbone-name", "train-dataset", "author", "user-id", "license", "summary")
@@ -62,6 +73,7 @@ BOOLEAN_FIELDS = ("fine-tunable", "allow-cache-ckpt")
 VERSION_FIELDS = ("model-version", "mindspore-version")
 
 _VERSION = re.compile(r"[vV]?\d+(\.\d+)*")
+_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")  # YAML's date, zero padding optional as upstream's cards write it
 _SKIPPED_NAMES = re.compile(r"(readme|changelog|contributing|license|code_of_conduct)([._-].*)?\.md",
                             re.IGNORECASE)
 
@@ -121,7 +133,12 @@ def schema_era(info: ModelInfo) -> str:
 
 def _check_title(found: _Findings) -> None:
     if not found.info.title:
-        found.add("title", "missing '# <name>' title line before the front matter", line=1)
+        found.add("title", "missing '# <name>' title line before the front matter", line=1, severity=WARNING)
+
+
+def _check_duplicates(found: _Findings) -> None:
+    for field, first, line in found.info.duplicates:
+        found.add(field, f"duplicate field (first on line {first}); the loader uses this last value", line=line)
 
 
 def _check_required(found: _Findings) -> None:
@@ -143,7 +160,7 @@ def _check_text(found: _Findings) -> None:
     for field in TEXT_FIELDS:
         value = found.present(field)
         if value is not None and not isinstance(value, str):
-            found.add(field, f"must be text, got {value!r}")
+            found.add(field, f"should be text, got {value!r}", severity=WARNING)
 
 
 def _check_booleans(found: _Findings) -> None:
@@ -157,17 +174,20 @@ def _check_versions(found: _Findings) -> None:
     for field in VERSION_FIELDS:
         value = found.present(field)
         if value is not None and version_tuple(value) is None:
-            found.add(field, f"must be a version like 1.3 or v1.3, got {value!r}")
+            found.add(field, f"should be a version like 1.3 or v1.3, got {value!r}", severity=WARNING)
 
 
 def _check_update_time(found: _Findings) -> None:
     value = found.present("update-time")
     if value is None:
         return
+    match = _DATE.fullmatch(str(value).strip())
     try:
-        datetime.date.fromisoformat(str(value))
+        if match is None:
+            raise ValueError
+        datetime.date(*map(int, match.groups()))
     except ValueError:
-        found.add("update-time", f"must be a date YYYY-MM-DD, got {value!r}")
+        found.add("update-time", f"should be a date YYYY-MM-DD, got {value!r}", severity=WARNING)
 
 
 def _check_numbers(found: _Findings) -> None:
@@ -201,8 +221,8 @@ def _check_choices(found: _Findings) -> None:
     _choices(found, "infer-backend", BACKENDS, "/")
     module_type = found.present("module-type")
     if module_type is not None:
-        kind, _, detail = str(module_type).lower().partition("-")
-        if kind not in MODULE_TYPES or "-" in detail:
+        kind = str(module_type).lower().split("-", 1)[0]  # upstream splits at the first '-'
+        if kind not in MODULE_TYPES:
             found.add("module-type", f"{module_type!r} must be TYPE or TYPE-detail with TYPE one of "
                                      f"{', '.join(sorted(MODULE_TYPES))}")
 
@@ -237,7 +257,9 @@ def _check_repo_link(found: _Findings) -> None:
 
 
 def _check_assets(found: _Findings) -> None:
-    if found.present(ASSET_FIELD) is not None and not found.info.assets:
+    if ASSET_FIELD not in found.info.fields:
+        found.add(ASSET_FIELD, "no asset: the model loads only with pretrained=False", severity=WARNING)
+    elif found.present(ASSET_FIELD) is not None and not found.info.assets:
         found.add(ASSET_FIELD, "must list at least one asset")
     first_seen: dict[tuple[str, str], int] = {}
     for asset in found.info.assets:
@@ -265,7 +287,7 @@ def _check_assets(found: _Findings) -> None:
                 continue
             if (field, value) in first_seen:
                 found.add(field, f"duplicate asset (same {field} as the asset on line "
-                                 f"{first_seen[field, value]})", line=line(field))
+                                 f"{first_seen[field, value]})", line=line(field), severity=WARNING)
             else:
                 first_seen[field, value] = asset.line
 
@@ -294,23 +316,25 @@ def _check_path(found: _Findings) -> None:
         return
     user_id = found.present("user-id")
     if isinstance(user_id, str) and user_id.lower() != info.publisher:
-        found.add("user-id", f"{user_id!r} does not match the publisher directory {info.publisher!r}")
+        found.add("user-id", f"{user_id!r} does not match the publisher directory {info.publisher!r}",
+                  severity=WARNING)
     if version_tuple(info.version) is None:
-        found.add("path", f"version directory {info.version!r} is not a version like 1.3", line=1)
+        found.add("path", f"version directory {info.version!r} is not a version like 1.3", line=1, severity=WARNING)
     else:
         version = found.present("mindspore-version")
         if isinstance(version, str) and normalize_version(version) != normalize_version(info.version):
             found.add("mindspore-version", f"{version!r} does not match the version directory "
-                                           f"{info.version!r}")
+                                           f"{info.version!r}", severity=WARNING)
     if info.backend is not None:
         field = "train-backend" if found.present("train-backend") is not None else "infer-backend"
         declared = found.present(field)
         if declared is not None and info.backend.lower() not in str(declared).lower().split("/"):
-            found.add(field, f"{declared!r} does not include the backend directory {info.backend!r}")
+            found.add(field, f"{declared!r} does not include the backend directory {info.backend!r}",
+                      severity=WARNING)
 
 
 RULES: tuple[Callable[[_Findings], None], ...] = (
-    _check_title, _check_required, _check_unknown, _check_text, _check_booleans, _check_versions,
+    _check_title, _check_duplicates, _check_required, _check_unknown, _check_text, _check_booleans, _check_versions,
     _check_update_time, _check_numbers, _check_choices, _check_repo_link, _check_assets, _check_path,
 )
 
@@ -321,6 +345,37 @@ def validate_info(info: ModelInfo, path: str | None = None) -> list[Problem]:
     for rule in RULES:
         rule(found)
     return found.problems
+
+
+class InvalidMetadataError(HubError, ValueError):
+    """A markdown file with at least one error; `problems` lists every finding (a ValueError, as upstream's)."""
+
+    def __init__(self, path: str, problems: list[Problem]):
+        self.path, self.problems = path, problems
+        errors = [problem for problem in problems if problem.severity == ERROR]
+        super().__init__(f"{path}: {len(errors)} error(s) in the hub metadata:\n"
+                         + "\n".join(f"  {problem}" for problem in errors))
+
+
+def check_file(path: str | os.PathLike[str]) -> ModelInfo:
+    """The parsed file when it has no error (warnings allowed); `InvalidMetadataError` otherwise.
+
+    What upstream's ``CellInfo(md)`` and ``ValidMarkdown(md).check_markdown_file()`` do: read and
+    refuse a file that is broken.
+    """
+    path = os.fspath(path)
+    twin = names.english_twin(path)
+    if twin is not None and os.path.isfile(twin):
+        path = twin  # upstream reads a Chinese card through its English twin
+    try:
+        info = parse_file(path)
+    except MetadataError as error:
+        raise InvalidMetadataError(path, [Problem(path, error.line or 1, error.field or "front-matter",
+                                                  error.message)]) from None
+    problems = validate_info(info, path)
+    if any(problem.severity == ERROR for problem in problems):
+        raise InvalidMetadataError(path, problems)
+    return info
 
 
 def _head(url: str, timeout: float) -> int:
@@ -405,8 +460,15 @@ def entry_problems(info: ModelInfo, path: str) -> list[Problem]:
 
 def validate_file(path: str | os.PathLike[str], *, check_links: bool = False,
                   check_entry: bool = False, timeout: float = 10.0) -> list[Problem]:
-    """All problems of one file; a file that cannot be parsed gives one problem."""
+    """All problems of one file; a file that cannot be parsed gives one problem.
+
+    A Chinese card (``x_cn.md``) beside its English twin ``x.md`` gives none: upstream and the loader
+    read the twin, which is checked as a file of its own.
+    """
     path = os.fspath(path)
+    twin = names.english_twin(path)
+    if twin is not None and os.path.isfile(twin):
+        return []
     try:
         info = parse_file(path)
     except MetadataError as error:
@@ -462,6 +524,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also build each network as the loader would, without weights "
                              "(code from a repo-link is never run)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per link request (default 10)")
+    parser.add_argument("--strict", action="store_true",
+                        help="count warnings (checks stricter than upstream's rules) as errors")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -483,6 +547,8 @@ def run(args: argparse.Namespace) -> int:
     except OfflineError as error:
         print(f"mshub validate: error: {names.printable(error)}", file=sys.stderr)
         return 2
+    if getattr(args, "strict", False):
+        problems = [replace(problem, severity=ERROR) for problem in problems]
     errors = sum(problem.severity == ERROR for problem in problems)
     summary = {"files": len(files), "errors": errors, "warnings": len(problems) - errors, "ok": errors == 0}
     if args.format == "json":

@@ -37,6 +37,7 @@ def hub_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("MSHUB_TIMEOUT", "10")
     monkeypatch.setenv("MSHUB_INDEX_URL", "http://127.0.0.1:9/{branch}/{uid}.md")
     monkeypatch.setenv("MSHUB_INDEX_REPO", "http://127.0.0.1:9/no-index-repo.git")  # a closed loopback port
+    monkeypatch.setenv("MSHUB_UPSTREAM_CACHE", str(tmp_path / "mscache"))  # never the user's ~/.mscache
     monkeypatch.setattr(download, "BACKOFF", 0.01)
     monkeypatch.setattr(socket.socket, "connect", _loopback_only(socket.socket.connect))
     manage.set_hub_dir(None)

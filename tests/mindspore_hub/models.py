@@ -152,6 +152,22 @@ def commit_repo(root: Path, branch: str = "main") -> Path:
     return root
 
 
+def commit_branches(root: Path, branches: dict) -> Path:
+    """A git repository at `root` with one unrelated branch a key of `branches`, each holding what its
+    value, a function of the working tree's folder, writes there (the first branch is checked out)."""
+    for number, (branch, write) in enumerate(branches.items()):
+        if number:
+            git(root, "checkout", "-q", "--orphan", branch)
+            git(root, "rm", "-rqf", ".")
+        write(root)
+        if number == 0:
+            commit_repo(root, branch)
+        else:
+            git(root, "add", "-A")
+            git(root, "commit", "-qm", branch)
+    return root
+
+
 def rot(path: Path, sha256: str, data: bytes) -> None:
     """Corrupt a cached file below the file system, as a failing disk would: the bytes change and the
     marker still matches the file's identity (size, mtime, ctime, inode)."""

@@ -23,7 +23,7 @@ def run(capsys, *argv):
 
 def test_list_info_download_verify_and_cache(publish, server, capsys):
     model = publish(entry=False, body=random_bytes(5000))
-    status, out, _ = run(capsys, "list")
+    status, out, _ = run(capsys, "list", "--local")
     assert status == 0 and model.uid in out.split() and SSD_UID in out.split()
 
     status, out, _ = run(capsys, "info", model.uid)
@@ -138,8 +138,16 @@ def test_names_and_values_from_metadata_and_the_cache_are_printed_escaped(publis
 
     planted = tmp_path / "res" / "assets" / "tests" / "cpu" / "1.0" / "evil\x1b[2J.md"
     planted.write_text(model.md.read_text())
-    status, out, _ = run(capsys, "list")
+    status, out, _ = run(capsys, "list", "--local")
     assert status == 0 and "\x1b" not in out and model.uid in out.split()
 
     status, _, err = run(capsys, "info", "./no\x1b[2Jsuch.md")
     assert status == 1 and "\x1b" not in err and "\\x1b[2J" in err
+
+
+def test_list_says_what_it_could_not_list_when_the_remote_index_is_unreachable(publish, capsys):
+    model = publish()  # the index repository is a closed port on 127.0.0.1 (conftest)
+    status, out, err = run(capsys, "list")
+    assert status == 1 and model.uid in out.split() and SSD_UID in out.split()
+    assert "local hub roots and the cache only; not listed: the remote index" in err
+    assert "127.0.0.1:9/no-index-repo.git" in err and "--local" in err

@@ -122,6 +122,53 @@ def test_this_project_registers_its_entry():
     assert entry is not None and entry.value == "ssd_resnet50.model:create_network"
 
 
+SERVED_FOLDERS = ("models/tiny_a",)
+
+
+@pytest.mark.parametrize("folder, chosen", [("models/tiny_a", True), ("elsewhere/tiny_a", False)])
+def test_an_entry_that_declares_its_folders_serves_only_their_cards(publish, monkeypatch, caplog, folder, chosen):
+    model = publish(entry=False)
+    set_repo_link(model, f"https://example.org/o/r/tree/v2/{folder}")
+    groups = {code.ENTRY_GROUP: importlib.metadata.EntryPoint("tiny_a", f"{__name__}:fake_installed_entry",
+                                                              code.ENTRY_GROUP),
+              code.hook_group("serves"): importlib.metadata.EntryPoint("tiny_a", f"{__name__}:SERVED_FOLDERS",
+                                                                       code.hook_group("serves"))}
+    monkeypatch.setattr(code.importlib.metadata, "entry_points",
+                        lambda group: [groups[group]] if group in groups else [])
+    with caplog.at_level(logging.INFO, logger="mindspore_hub.code"):
+        if chosen:
+            assert code.find_entry(mshub.info(model.uid)).factory is fake_installed_entry
+        else:
+            with pytest.raises(UntrustedRepoError):  # the card's own code, which needs trust
+                code.find_entry(mshub.info(model.uid), trust_repo=False)
+    expected = "is one it serves" if chosen else "not using the installed entry"
+    assert expected in caplog.text and "tests/cpu/1.0/tiny_a" in caplog.text
+
+
+@pytest.mark.parametrize("link, chosen", [
+    ("https://gitee.com/mindspore/models/tree/master/research/cv/ssd_resnet50", True),
+    ("https://gitee.com/mindspore/mindspore/tree/r1.2/model_zoo/research/cv/ssd_resnet50", True),
+    ("https://gitee.com/mindspore/models/tree/r1.2/official/cv/ssd", False),  # another ssd_resnet50 card's code
+])
+def test_the_ssd_entry_serves_cards_of_its_model_zoo_folder_only(tmp_path, link, chosen):
+    from mindspore_hub.metadata import parse_text
+
+    card = (tmp_path / "assets" / "mindspore" / "ascend" / "1.2" / "ssdresnet50_v1.2_coco2017.md")
+    card.parent.mkdir(parents=True)
+    card.write_text(f"# ssd\n---\nmodel-name: ssd_resnet50\nrepo-link: <{link}>\n---\n")
+    info = parse_text(card.read_text(), card)
+    if chosen:
+        assert code.find_entry(info).origin.startswith("installed entry point ssd_resnet50")
+    else:
+        with pytest.raises(UntrustedRepoError):
+            code.find_entry(info, trust_repo=False)
+
+
+def test_the_packaged_card_is_served_by_the_installed_entry():
+    entry = code.find_entry(mshub.info("mindspore/ascend/1.3/ssdresnet50_v1.3_coco2017"))
+    assert entry.origin.startswith("installed entry point ssd_resnet50")
+
+
 @pytest.mark.parametrize("link", [
     "http://127.0.0.1:{port}/files/../x.ckpt",
     "http://127.0.0.1:{port}/files/..%2Fx.ckpt",

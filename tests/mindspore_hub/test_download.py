@@ -115,9 +115,10 @@ def test_5xx_and_refused_connections_back_off_then_give_up(publish, server, wait
         download.fetch_file("http://127.0.0.1:9/nothing.ckpt", tmp_path / "x.ckpt", "0" * 64)
 
 
-def test_not_found_is_not_retried(publish, server, waits):
+def test_not_found_is_not_retried(publish, server, waits, monkeypatch):
     model = publish(entry=False, body=b"x")
     del server.routes[model.path]
+    monkeypatch.setenv("MSHUB_INDEX_URL", server.url("/index/{branch}/{uid}.md"))  # asked for a newer card: 404 too
     with pytest.raises(DownloadError, match="HTTP 404"):
         mshub.download(model.uid)
     assert waits == [] and len(server.gets(model.path)) == 1

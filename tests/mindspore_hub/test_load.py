@@ -123,10 +123,10 @@ def test_a_local_md_path_loads(publish, tmp_path):
 
 def test_hub_list_returns_uids_that_load_accepts(publish):
     model = publish()
-    uids = mshub.hub_list()
+    uids = mshub.hub_list(local_only=True)
     assert model.uid in uids
     assert SSD_UID in uids  # this project's mshub_res, shipped as package data
-    assert model.uid in mshub.hub_list("1.0") and SSD_UID not in mshub.hub_list("1.0")
+    assert model.uid in mshub.hub_list("1.0", local_only=True) and SSD_UID not in mshub.hub_list("1.0", local_only=True)
     _assert_loaded(mshub.load(model.uid), model.params)
 
 

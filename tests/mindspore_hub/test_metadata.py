@@ -179,10 +179,9 @@ def test_missing_optional_fields_are_none():
     ("# m\n---\n- a\n- b\n---\n", 3, None, "mapping"),
     ("# m\n---\nmodel-name: m\nsummary: a: b\nauthor: x\n---\n", 4, None, "invalid YAML"),
     ("# m\n---\nmodel-name: m\n  bad: indent\n---\n", 4, None, "invalid YAML"),
-    ("# m\n---\nauthor: a\nmodel-name: m\nauthor: b\n---\n", 5, "author", "duplicate"),
     ("# m\n---\nasset: x.ckpt\n---\n", 3, "asset", "list"),
     ("# m\n---\nasset:\n- just a string\n---\n", 4, "asset", "mapping"),
-    ("# m\n---\nasset:\n-\n    asset-link: a\n    asset-link: b\n---\n", 6, "asset-link", "duplicate"),
+    ("# m\n---\nmodel-name: m\nupdate-time: 2023-13-45\n---\n", 4, "update-time", "month must be in 1..12"),
 ])
 def test_structural_problems_raise_with_line_and_field(text, line, field, words):
     with pytest.raises(MetadataError) as caught:
@@ -192,6 +191,20 @@ def test_structural_problems_raise_with_line_and_field(text, line, field, words)
     assert (error.path, error.line, error.field) == ("m.md", line, field)
     assert words in str(error)
     assert str(error).startswith(f"m.md:{line}: ")
+
+
+def test_duplicate_fields_are_recorded_and_the_last_value_wins():
+    info = parse_text("# m\n---\nauthor: a\nmodel-name: m\nauthor: b\nasset:\n-\n    asset-link: <https://h/a.ckpt>\n"
+                      "    asset-link: <https://h/b.ckpt>\n---\n")
+    assert info.author == "b" and info.field_lines["author"] == 5
+    assert info.assets[0].asset_link == "https://h/b.ckpt"
+    assert info.duplicates == (("author", 3, 5), ("asset-link", 8, 9))
+
+
+def test_evaluation_dash_reads_as_text_as_upstream_reads_it():
+    info = parse_text("# m\n---\nmodel-name: m\nevaluation: -\naccuracy: 1\n---\n")
+    assert info.fields["evaluation"] == "-" and info.field_lines["accuracy"] == 5
+    assert parse_text("# m\n---\nasset:\n-\n    file-format: ckpt\n---\n").assets[0].file_format == "ckpt"
 
 
 def test_parse_file_reads_utf8_and_records_the_path(tmp_path):

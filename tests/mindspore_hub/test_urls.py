@@ -53,3 +53,17 @@ def test_mirrors_are_checked_after_rewriting(monkeypatch):
     monkeypatch.setenv("MSHUB_MIRRORS", "https://download.mindspore.cn=https://mirror.example\\@127.0.0.1")
     with pytest.raises(DownloadError, match="backslash"):
         urls.asset_url("https://download.mindspore.cn/x.ckpt")
+
+
+@pytest.mark.parametrize("link, fetched", [
+    ("https://download.mindspore.cn/a.ckpt", "https://mirror.example/ms/a.ckpt"),
+    ("https://download.mindspore.cn", "https://mirror.example/ms"),
+    # a link cannot extend the rule's host or folder: these go where they say, unrewritten
+    ("https://download.mindspore.cn.attacker.example/a.ckpt", "https://download.mindspore.cn.attacker.example/a.ckpt"),
+    ("https://gitee.com/mindspore-fork/models", "https://gitee.com/mindspore-fork/models"),
+    ("https://gitee.com/mindspore/models", "https://git.corp.example/mindspore/models"),
+])
+def test_a_mirror_prefix_matches_only_up_to_a_boundary(monkeypatch, link, fetched):
+    monkeypatch.setenv("MSHUB_MIRRORS", "https://download.mindspore.cn=https://mirror.example/ms,"
+                                        "https://gitee.com/mindspore=https://git.corp.example/mindspore")
+    assert urls.apply_mirrors(link) == fetched

@@ -21,8 +21,15 @@ def rows(detections):
     return np.array([[d.label, d.score, *d.box] for d in detections]).reshape(-1, 6)
 
 
+def canonical(table):
+    """Rows ordered by label then box: two detections whose scores differ in the 7th digit
+    (float sums of a batch of 3 against one of 1) may swap places in score order."""
+    keys = np.round(table[:, [5, 4, 3, 2, 0]], 2)
+    return table[np.lexsort(keys.T)]
+
+
 def assert_same(a, b, atol=1e-4):
-    a, b = rows(a), rows(b)
+    a, b = canonical(rows(a)), canonical(rows(b))
     assert a.shape == b.shape
     np.testing.assert_allclose(a, b, rtol=0, atol=atol)
 
@@ -90,6 +97,45 @@ def test_custom_labels_need_the_matching_class_count(fixture_network, fixture_ch
     # Two labels make a 3-class network, which the 81-class checkpoint does not fit: named.
     with pytest.raises(ValueError, match=r"multi_cls_layers\.0\.3\.weight: checkpoint shape \(486, 512, 1, 1\)"):
         Detector.from_checkpoint(fixture_checkpoint, labels=["cat", "dog"], backend="mindspore")
+
+
+@pytest.fixture(scope="module")
+def fine_tuned_run(tmp_path_factory):
+    """A 3-class checkpoint (random weights, 64 px) in a training run folder whose labels.json
+    gives its data set's category ids (7 and 3, not 1 and 2)."""
+    import mindspore
+    from ssd_resnet50.model.categories import LabelSet, save_label_set
+    from ssd_resnet50.model.network import create_network
+
+    run = tmp_path_factory.mktemp("run")
+    mindspore.set_seed(0)
+    mindspore.save_checkpoint(create_network(num_classes=3, image_size=64), str(run / "last.ckpt"))
+    save_label_set(LabelSet((7, 3), ("square", "disc")), run / "labels.json")
+    return run
+
+
+def test_a_fine_tuned_checkpoint_takes_its_runs_labels(fine_tuned_run, photos):
+    from ssd_resnet50.model.checkpoint import load_network
+
+    checkpoint = fine_tuned_run / "last.ckpt"
+    detector = Detector.from_checkpoint(checkpoint, image_size=64, backend="mindspore", score_threshold=0.0)
+    assert detector.labels.ids == (7, 3) and detector.labels.names == ("square", "disc")
+    found = detector.detect(photos[0])
+    assert found and {d.category_id for d in found} <= {7, 3}
+    assert {(d.category_id, d.category_name) for d in found} <= {(7, "square"), (3, "disc")}
+    assert load_network(checkpoint, image_size=64).config.num_classes == 3
+    # Labels given by the caller win.
+    named = Detector.from_checkpoint(checkpoint, image_size=64, labels=["a", "b"], backend="mindspore")
+    assert named.labels.ids == (1, 2) and named.labels.names == ("a", "b")
+
+
+def test_a_damaged_labels_json_is_named(fine_tuned_run, tmp_path):
+    import shutil
+
+    shutil.copy(fine_tuned_run / "last.ckpt", tmp_path / "last.ckpt")
+    (tmp_path / "labels.json").write_text('[{"label": 1, "name": "square"}]')
+    with pytest.raises(ValueError, match=r"labels\.json: not a labels\.json of a training run"):
+        Detector.from_checkpoint(tmp_path / "last.ckpt", image_size=64, backend="mindspore")
 
 
 def test_rejects_the_training_network():

@@ -1,7 +1,7 @@
-"""`ssd-resnet50`: detect, eval, train, export, optimize, convert, plot from the command line.
+"""`ssd-resnet50`: detect, eval, train, export, optimize, convert, plot, serve from the command line.
 
 One module a command (`detect.py`, `eval.py`, `train.py`, `export.py`, `optimize.py`, `convert.py`,
-`plot.py`), each with `SUMMARY`, `add_arguments(parser)` and `run(args) -> exit status`. This package
+`plot.py`, `serve.py`), each with `SUMMARY`, `add_arguments(parser)` and `run(args) -> exit status`. This package
 is the only place that parses arguments or uses `mindspore_hub`; the library below it never imports it.
 """
 import argparse
@@ -11,7 +11,7 @@ import sys
 
 from mindspore_hub.errors import HubError
 
-COMMANDS = ("detect", "eval", "train", "export", "optimize", "convert", "plot")  # module names in this package
+COMMANDS = ("detect", "eval", "train", "export", "optimize", "convert", "plot", "serve")  # module names in this package
 
 
 def build_parser() -> argparse.ArgumentParser:

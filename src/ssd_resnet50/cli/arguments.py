@@ -17,7 +17,8 @@ def add_weights_arguments(parser: argparse.ArgumentParser, backend=True):
     parser.add_argument("--num-classes", type=int, default=None,
                         help="classes including background, for a fine-tuned checkpoint (default 81)")
     parser.add_argument("--labels", metavar="NAME", nargs="+", default=None,
-                        help="class names of a fine-tuned checkpoint, in label order (default: COCO)")
+                        help="class names of a fine-tuned checkpoint, in label order (default: the labels.json "
+                             "its training run wrote beside it, else COCO)")
     parser.add_argument("--image-size", type=positive_int, default=None, help="network input size (default 640)")
     if backend:
         add_backend_arguments(parser)

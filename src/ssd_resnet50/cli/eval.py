@@ -9,6 +9,7 @@ import sys
 
 from ..evaluate import coco_metrics, detect_images, label_set_for, load_ground_truth, read_results, select_images
 from ..inference.detector import Detector
+from ..model.categories import labels_beside
 from .arguments import add_weights_arguments, backend_options, checkpoint_path, positive_int
 
 SUMMARY = "COCO mAP of a model on a COCO-format data set"
@@ -58,8 +59,12 @@ def run(args) -> int:
 
 
 def _run_model(args, ground_truth, image_ids):
-    labels = label_set_for(ground_truth, args.labels, args.num_classes)
     checkpoint = checkpoint_path(args)
+    named = args.labels
+    if named is None and args.num_classes is None:  # a fine-tuned run's labels.json names its classes
+        beside = labels_beside(checkpoint)
+        named = beside.names if beside else None
+    labels = label_set_for(ground_truth, named, args.num_classes)
     detector = Detector.from_checkpoint(
         checkpoint, num_classes=args.num_classes, image_size=args.image_size, labels=labels,
         batch_size=args.batch_size, score_threshold=args.score_threshold, checkpoint=checkpoint,

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..backends import make_backend
 from ..backends.accelerated import AcceleratedNetwork
-from ..model.categories import resolve_labels
+from ..model.categories import labels_beside, resolve_labels
 from ..model.checkpoint import load_network
 from ..model.network import SsdInference
 from .postprocess import postprocess
@@ -69,7 +69,10 @@ class Detector:
     @classmethod
     def from_checkpoint(cls, path, *, num_classes=None, image_size=None, **options):
         """A detector with weights from a MindSpore checkpoint (published or fine-tuned),
-        loaded strictly: a missing or mis-shaped tensor is an error naming it."""
+        loaded strictly: a missing or mis-shaped tensor is an error naming it. Without `labels`
+        or `num_classes`, the labels.json of the training run beside it (if any) names the classes."""
+        if options.get("labels") is None and num_classes is None:
+            options["labels"] = labels_beside(path)
         network = load_network(path, num_classes, image_size, options.get("labels"))
         options.setdefault("checkpoint", path)  # lets a backend key its caches by the file
         return cls(network, **options)

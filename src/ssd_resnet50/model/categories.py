@@ -6,6 +6,7 @@ the labels.json a training run writes.
 Label 0 is background. COCO's 80 "thing" categories keep their dataset ids (1..90 with gaps).
 """
 import json
+import os
 from dataclasses import dataclass
 
 COCO_IDS = (
@@ -99,6 +100,20 @@ def save_label_set(labels: LabelSet, path):
     entries = [{"label": k, "id": i, "name": n} for k, (i, n) in enumerate(zip(labels.ids, labels.names), 1)]
     with open(path, "w") as f:
         json.dump(entries, f, indent=1)
+
+
+def labels_beside(checkpoint):
+    """The label set of the training run a checkpoint came from (its labels.json, written
+    beside the checkpoints), or None: a fine-tuned model then names its classes and keeps its
+    data set's category ids without being told."""
+    path = os.path.join(os.path.dirname(os.path.abspath(os.fspath(checkpoint))), "labels.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        return load_label_set(path)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a labels.json of a training run ({error}); fix or remove it, "
+                         "or name the classes with labels=/--labels") from error
 
 
 def load_label_set(path) -> LabelSet:

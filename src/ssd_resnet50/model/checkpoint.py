@@ -59,10 +59,13 @@ def load_weights(network, checkpoint, strict=True, skip=()):
 
 def load_network(checkpoint, num_classes=None, image_size=None, labels=None):
     """The inference network for a checkpoint (published or fine-tuned), its weights loaded strictly.
-    `num_classes` (background included) defaults to 1 + the `labels` given, else 81."""
-    from .categories import resolve_labels
+    `num_classes` (background included) defaults to 1 + the `labels` given, else to that of the
+    training run's labels.json beside the checkpoint, else 81."""
+    from .categories import labels_beside, resolve_labels
     from .network import create_network
 
+    if num_classes is None and labels is None:
+        labels = labels_beside(checkpoint)
     if num_classes is None and labels is not None:
         num_classes = resolve_labels(labels, None).num_classes
     network = create_network("ssd_resnet50", num_classes=num_classes, image_size=image_size)
