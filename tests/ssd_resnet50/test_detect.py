@@ -303,3 +303,22 @@ def test_memory_stays_flat_over_two_thousand_images(fixture_checkpoint, tmp_path
     assert len((tmp_path / "out" / "detections.jsonl").read_text().splitlines()) == 2000
     growth = measured[2000] - measured[200]
     assert growth < 40, f"RSS grew {growth:.1f} MiB from image 200 to 2000 ({measured})"
+
+
+def test_cli_options_reach_the_detector(monkeypatch, tmp_path):
+    from ssd_resnet50.cli import detect as command
+
+    seen = {}
+
+    def capture(args, **options):
+        seen.update(options)
+        raise ValueError("stop here")  # main prints it as an error: no network is built
+
+    monkeypatch.setattr(command, "detector_from_args", capture)
+    status = main(["detect", str(tmp_path), "--no-exif", "--classes", "person", "3", "--max-detections", "7",
+                   "--batch-size", "2", "--weights", "w.ckpt"])
+    assert status == 1
+    assert seen == {"score_threshold": 0.3, "batch_size": 2, "exif": False, "classes": ["person", "3"],
+                    "max_detections": 7}
+    main(["detect", str(tmp_path), "--weights", "w.ckpt"])
+    assert seen["exif"] is True and seen["classes"] is None and seen["max_detections"] is None
