@@ -17,7 +17,9 @@ SUMMARY = "COCO mAP of a model on a COCO-format data set"
 
 def add_arguments(parser):
     parser.add_argument("--annotations", required=True, metavar="JSON", help="COCO-format annotation file")
-    parser.add_argument("--images", metavar="DIR", help="directory holding the images' file_names")
+    parser.add_argument("--images", metavar="DIR",
+                        help="directory holding the images' file_names; their pixels are read as stored, without "
+                             "EXIF rotation, as the COCO protocol (and its boxes) has them")
     parser.add_argument("--detections", metavar="JSON",
                         help="score this COCO results file instead of running a model")
     add_weights_arguments(parser)

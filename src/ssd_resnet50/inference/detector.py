@@ -5,7 +5,7 @@
     for det in detector.detect("photo.jpg"):
         print(det.category_name, round(det.score, 2), det.box)
 """
-from dataclasses import dataclass, field
+import time
 
 import numpy as np
 
@@ -15,38 +15,12 @@ from ..model.categories import labels_beside, resolve_labels
 from ..model.checkpoint import load_network
 from ..model.network import SsdInference
 from .postprocess import postprocess
-from .preprocess import ImageError, describe, preprocess
+from .prefetch import prefetched
+from .preprocess import ImageError, preprocess
+from .results import Detection, ImageResult
+from .sources import Sources
 
-
-@dataclass(frozen=True)
-class Detection:
-    """One object: box (x, y, width, height) in pixels of the original image."""
-
-    box: tuple
-    score: float
-    label: int  # contiguous network label, 1..num_classes-1
-    category_id: int  # the data set's id (COCO ids have gaps)
-    category_name: str
-
-    def to_coco(self, image_id) -> dict:
-        """An entry of a COCO results file."""
-        return {"image_id": image_id, "category_id": self.category_id,
-                "bbox": [round(float(v), 2) for v in self.box], "score": round(float(self.score), 5)}
-
-
-@dataclass
-class ImageResult:
-    """The outcome for one input of a batch: detections, or the error that stopped it."""
-
-    source: str
-    image_hw: tuple = None
-    detections: list = field(default_factory=list)
-    error: str = None
-    image: np.ndarray = field(default=None, repr=False)  # the decoded RGB, when asked to keep it
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
+__all__ = ["Detector", "Detection", "ImageResult"]
 
 
 class Detector:
@@ -63,10 +37,15 @@ class Detector:
             (default: COCO's 80 categories).
         score_threshold: keep detections scoring above this (default 0.1, the evaluation's).
         batch_size: images run through the network together by `detect_batch`.
+        exif: turn photos upright by their EXIF orientation first (default; boxes are then in
+            the upright image's pixels); False keeps the pixels as stored, as COCO does.
+        classes: keep only these categories (names or category ids).
+        max_detections: keep at most this many detections an image, the best.
+        prefetch: batches decoded ahead on a worker thread while the network runs (0: none).
     """
 
-    def __init__(self, network, *, backend="auto", labels=None, score_threshold=None, batch_size=8,
-                 **backend_options):
+    def __init__(self, network, *, backend="auto", labels=None, score_threshold=None, batch_size=8, exif=True,
+                 classes=None, max_detections=None, prefetch=2, **backend_options):
         accelerated = isinstance(network, AcceleratedNetwork)
         if accelerated:
             if backend != "auto" or backend_options:
@@ -79,6 +58,12 @@ class Detector:
         self.labels = resolve_labels(labels, self.config.num_classes)
         self.score_threshold = self.config.score_threshold if score_threshold is None else float(score_threshold)
         self.batch_size = int(batch_size)
+        self.exif = bool(exif)
+        self.classes = None if classes is None else self.labels.labels_of(classes)
+        if max_detections is not None and int(max_detections) < 1:
+            raise ValueError(f"max_detections must be 1 or more, got {max_detections}")
+        self.max_detections = None if max_detections is None else int(max_detections)
+        self.prefetch = int(prefetch)
         self.backend = backend if accelerated else make_backend(backend, network, **backend_options)
 
     @classmethod
@@ -93,56 +78,81 @@ class Detector:
         return cls(network, **options)
 
     def detect(self, image) -> list:
-        """Detections for one image (path, bytes, PIL image or array); raises ImageError
+        """Detections for one image (path, URL, bytes, PIL image or array); raises ImageError
         for an unreadable input."""
         result = self.detect_batch([image])[0]
         if not result.ok:
             raise ImageError(result.error)
         return result.detections
 
-    def detect_batch(self, images) -> list:
-        """An `ImageResult` per input, in order. A bad input gets its error and the others
-        are still processed."""
-        return list(self.iter_detect(images))
+    def detect_batch(self, images, keep_images=False, exif=None) -> list:
+        """An `ImageResult` per image, in order (see `iter_detect` for what `images` may hold).
+        A bad input gets its error and the others are still processed."""
+        return list(self.iter_detect(images, keep_images, exif))
 
-    def iter_detect(self, images, keep_images=False):
+    def iter_detect(self, images, keep_images=False, exif=None):
         """`ImageResult`s in input order, yielded a batch at a time, so memory stays bounded
-        however many inputs there are. `keep_images=True` leaves the decoded RGB image on
-        each result (to draw on it without decoding again).
+        however many inputs there are.
+
+        `images`: one input or a list of them: image files, folders, glob patterns, http(s)
+        URLs, videos (a result a frame), "-" for stdin, bytes, PIL images, arrays; or a
+        `Sources` for its options (`recursive`, `vid_stride`). `keep_images=True` leaves the
+        decoded RGB image on each result (for `result.plot()`). `exif` overrides the detector's.
 
         Full batches run at `batch_size` and the rest one image at a time, so a compiled
-        backend only ever sees two input shapes.
+        backend only ever sees two input shapes. The next batch is decoded on a worker thread
+        while the network runs (`prefetch`).
         """
-        waiting, ready = [], []  # results not yet yielded; decoded inputs not yet run
-        for image in images:
-            result = ImageResult(source=describe(image))
-            try:
-                tensor, rgb = preprocess(image, self.config)
-                result.image_hw = rgb.shape[:2]
-                result.image = rgb if keep_images else None
-                ready.append((result, tensor))
-            except ImageError as error:
-                result.error = str(error)
+        sources = images if isinstance(images, Sources) else Sources(images)
+        exif = self.exif if exif is None else bool(exif)
+        for waiting, ready, full in prefetched(self._batches(sources, keep_images, exif), self.prefetch):
+            for chunk in ([ready] if full else [[item] for item in ready]):
+                self._run(chunk)
+            yield from waiting
+
+    def _batches(self, items, keep_images, exif):
+        """(results in order, [(result, tensor)] to run, whether a full batch), a batch at a time."""
+        waiting, ready = [], []
+        for item in items:
+            result = ImageResult(source=item.name, frame=item.frame, time=item.time, fps=item.fps, error=item.error)
+            if result.ok:
+                start = time.perf_counter()
+                try:
+                    tensor, rgb = preprocess(item.image, self.config, exif, item.name)
+                    result.image_hw = rgb.shape[:2]
+                    result.image = rgb if keep_images else None
+                    ready.append((result, tensor))
+                except ImageError as error:
+                    result.error = str(error)
+                result.timing["preprocess"] = time.perf_counter() - start
             waiting.append(result)
             if len(ready) == self.batch_size:
-                self._run(ready)
-                yield from waiting
+                yield waiting, ready, True
                 waiting, ready = [], []
-        for item in ready:
-            self._run([item])
-        yield from waiting
+        if waiting:
+            yield waiting, ready, False
 
     def _run(self, chunk):
+        start = time.perf_counter()
         boxes, scores = self.backend(np.stack([tensor for _, tensor in chunk]))
+        share = (time.perf_counter() - start) / len(chunk)
         for (result, _), image_boxes, image_scores in zip(chunk, boxes, scores):
+            start = time.perf_counter()
             result.detections = self._detections(image_boxes, image_scores, result.image_hw)
+            result.timing["inference"] = share
+            result.timing["postprocess"] = time.perf_counter() - start
 
     def raw(self, batch: np.ndarray):
         """Network outputs (boxes, scores) for a pre-processed batch [B, 3, H, W]."""
         return self.backend(np.ascontiguousarray(batch, dtype=np.float32))
 
     def _detections(self, boxes, scores, image_hw) -> list:
-        rows = postprocess(boxes, scores, image_hw, self.config, self.score_threshold).tolist()
+        rows = postprocess(boxes, scores, image_hw, self.config, self.score_threshold)
+        if self.classes is not None:
+            rows = rows[np.isin(rows[:, 0].astype(int), list(self.classes))]
+        if self.max_detections is not None and len(rows) > self.max_detections:
+            rows = rows[np.argsort(-rows[:, 1], kind="stable")[:self.max_detections]]
+        rows = rows.tolist()
         ids, names = self.labels.ids, self.labels.names
         return [
             Detection(box=(x, y, w, h), score=score, label=int(label),

@@ -106,6 +106,8 @@ def _no_detections(ground_truth):
 def detect_images(detector, ground_truth, image_dir, image_ids, no_progress=None):
     """Run `detector` over the images; returns (COCO results list, ids done, [(id, error), ...]).
 
+    The pixels are read as stored, without EXIF rotation: COCO's boxes are in those pixels.
+
     `no_progress`: True hides the progress bar, None shows it only on a terminal.
     """
     from tqdm import tqdm
@@ -116,7 +118,7 @@ def detect_images(detector, ground_truth, image_dir, image_ids, no_progress=None
         for start in range(0, len(images), detector.batch_size):
             chunk = images[start:start + detector.batch_size]
             paths = [os.path.join(image_dir, image["file_name"]) for image in chunk]
-            for image, outcome in zip(chunk, detector.detect_batch(paths)):
+            for image, outcome in zip(chunk, detector.detect_batch(paths, exif=False)):
                 if outcome.ok:
                     done.append(image["id"])
                     results += [det.to_coco(image["id"]) for det in outcome.detections]

@@ -4,12 +4,16 @@ This is the original evaluation pre-processing (OpenCV INTER_LINEAR to the netwo
 ImageNet mean/std on 0-255 values). Every accepted input (path, bytes, PIL image, numpy
 array; grayscale, RGB, RGBA, 16-bit) goes through `to_rgb8` first so both backends and every
 caller see the same pixels.
+
+`exif=True` turns a photo upright by its EXIF orientation (Pillow's `ImageOps.exif_transpose`),
+as a phone or a viewer shows it; `exif=False` keeps the pixels as stored (COCO's protocol).
 """
+import io
 import os
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ..model.config import DEFAULT_CONFIG, SsdConfig
 
@@ -29,19 +33,25 @@ def describe(image) -> str:
     return type(image).__name__
 
 
-def read_image(path) -> np.ndarray:
+EXIF_ORIENTATION = 0x0112  # the EXIF tag; 1 is upright, 2-8 the flips and rotations
+
+
+def read_image(path, exif=False) -> np.ndarray:
     """Decode a file with OpenCV (as the original did) into RGB uint8 [H, W, 3]."""
     path = os.fspath(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
         raise ImageError(f"{path}: cannot read the file ({error.strerror or error})") from error
-    return decode(data, path)
+    return decode(data, path, exif)
 
 
-def decode(data: np.ndarray, name: str) -> np.ndarray:
-    """Encoded bytes (uint8 array) -> RGB uint8, pixels as stored (EXIF orientation is not
-    applied, as in COCO and the original evaluation); one decoder for files and bytes."""
+def decode(data: np.ndarray, name: str, exif=False) -> np.ndarray:
+    """Encoded bytes (uint8 array) -> RGB uint8; one decoder for files, bytes, URLs and servers.
+
+    OpenCV decodes the pixels as stored (as COCO and the original evaluation read them); with
+    `exif=True` they are then turned upright by the file's EXIF orientation.
+    """
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise ImageError(f"{name}: not a readable image (corrupt, empty or an unsupported format)")
@@ -49,10 +59,29 @@ def decode(data: np.ndarray, name: str) -> np.ndarray:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
     elif image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    return to_rgb8(image, name=name)
+    rgb = to_rgb8(image, name=name)
+    orientation = exif_orientation(data) if exif else 1
+    return upright(rgb, orientation) if orientation != 1 else rgb
 
 
-def to_rgb8(image, name=None) -> np.ndarray:
+def exif_orientation(data: np.ndarray) -> int:
+    """The EXIF orientation of encoded bytes (1 when absent or unreadable); reads the header only."""
+    try:
+        with Image.open(io.BytesIO(data)) as header:
+            orientation = header.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # noqa: BLE001 - Pillow raises many kinds on odd headers; the pixels decoded already
+        return 1
+    return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
+
+
+def upright(rgb: np.ndarray, orientation: int) -> np.ndarray:
+    """RGB pixels as stored -> as an EXIF `orientation` says to show them, by Pillow's own table."""
+    image = Image.fromarray(rgb)
+    image.getexif()[EXIF_ORIENTATION] = orientation  # exif_transpose reads this same Exif object
+    return np.ascontiguousarray(np.asarray(ImageOps.exif_transpose(image)))
+
+
+def to_rgb8(image, name=None, exif=False) -> np.ndarray:
     """Any supported array or PIL image -> contiguous RGB uint8 [H, W, 3].
 
     Arrays are taken as RGB(A) or grayscale; 16-bit values are scaled to 8 bits; float arrays
@@ -61,6 +90,8 @@ def to_rgb8(image, name=None) -> np.ndarray:
     """
     name = name or describe(image)
     if isinstance(image, Image.Image):
+        if exif:
+            image = ImageOps.exif_transpose(image)
         if image.mode in ("I;16", "I;16B", "I;16L", "I"):
             image = np.asarray(image)
         else:
@@ -95,13 +126,15 @@ def _to_uint8(image: np.ndarray, name: str) -> np.ndarray:
     raise ImageError(f"{name}: unsupported pixel type {image.dtype}")
 
 
-def load_rgb(image) -> np.ndarray:
-    """A path (str/PathLike), encoded bytes, PIL image or array -> RGB uint8 [H, W, 3]."""
+def load_rgb(image, exif=False, name=None) -> np.ndarray:
+    """A path (str/PathLike), encoded bytes, PIL image or array -> RGB uint8 [H, W, 3].
+
+    `exif=True` applies the EXIF orientation of files, bytes and PIL images (arrays have none)."""
     if isinstance(image, (str, os.PathLike)):
-        return read_image(image)
+        return read_image(image, exif)
     if isinstance(image, (bytes, bytearray, memoryview)):
-        return decode(np.frombuffer(image, np.uint8), f"{len(image)} bytes")
-    return to_rgb8(image)
+        return decode(np.frombuffer(image, np.uint8), name or f"{len(image)} bytes", exif)
+    return to_rgb8(image, name, exif)
 
 
 def normalise(rgb: np.ndarray, config: SsdConfig = DEFAULT_CONFIG) -> np.ndarray:
@@ -113,15 +146,15 @@ def normalise(rgb: np.ndarray, config: SsdConfig = DEFAULT_CONFIG) -> np.ndarray
     return np.ascontiguousarray(((resized.astype(np.float32) - mean) / std).transpose(2, 0, 1))
 
 
-def preprocess(image, config: SsdConfig = DEFAULT_CONFIG):
+def preprocess(image, config: SsdConfig = DEFAULT_CONFIG, exif=False, name=None):
     """One input -> (network input [3, h, w] float32, the decoded RGB uint8 image).
 
-    Anything wrong with the input surfaces as ImageError naming it.
+    Anything wrong with the input surfaces as ImageError naming it (`name`, or the input's own).
     """
     try:
-        rgb = load_rgb(image)
+        rgb = load_rgb(image, exif, name)
         return normalise(rgb, config), rgb
     except ImageError:
         raise
     except (ValueError, TypeError, OSError, cv2.error) as error:
-        raise ImageError(f"{describe(image)}: cannot be used as an image ({error})") from error
+        raise ImageError(f"{name or describe(image)}: cannot be used as an image ({error})") from error

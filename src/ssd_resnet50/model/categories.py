@@ -45,6 +45,16 @@ class LabelSet:
     def name(self, label: int) -> str:
         return self.names[label - 1]
 
+    def labels_of(self, classes) -> frozenset:
+        """The labels (1..K) of `classes`, given by name or category id (ints or digit strings)."""
+        position = {name: k for k, name in enumerate(self.names, 1)}
+        position.update({str(i): k for k, i in enumerate(self.ids, 1)})
+        missing = [str(key) for key in classes if str(key) not in position]
+        if missing:
+            raise ValueError(f"unknown classes {missing}: give names or category ids of this model's classes "
+                             f"({', '.join(self.names[:12])}{', ...' if len(self.names) > 12 else ''})")
+        return frozenset(position[str(key)] for key in classes)
+
 
 def _coco_names():
     # Multi-word names were joined with "_" above to keep the table short; restore them.
