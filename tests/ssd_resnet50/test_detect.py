@@ -322,3 +322,18 @@ def test_cli_options_reach_the_detector(monkeypatch, tmp_path):
                     "max_detections": 7}
     main(["detect", str(tmp_path), "--weights", "w.ckpt"])
     assert seen["exif"] is True and seen["classes"] is None and seen["max_detections"] is None
+
+
+def test_serve_turns_uploads_upright_unless_told_not_to(monkeypatch):
+    from ssd_resnet50.cli import serve as command
+
+    seen = []
+
+    def capture(args, **options):
+        seen.append(options["exif"])
+        raise ValueError("stop here")  # no network is built
+
+    monkeypatch.setattr(command, "detector_from_args", capture)
+    assert main(["serve", "--weights", "w.ckpt", "--no-exif"]) == 1
+    assert main(["serve", "--weights", "w.ckpt"]) == 1
+    assert seen == [False, True]

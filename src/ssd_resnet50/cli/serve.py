@@ -22,12 +22,16 @@ def add_arguments(parser):
                         help="report detections above this score (default 0.3; the page's slider filters further)")
     parser.add_argument("--max-pixels", type=int, default=None,
                         help="refuse images with more pixels, before decoding (default: Pillow's limit, 89.5 million)")
+    parser.add_argument("--no-exif", action="store_true",
+                        help="keep uploaded pixels as stored; by default photos are turned upright by their EXIF "
+                             "orientation and boxes are in the upright image")
     parser.add_argument("--model-name", default=MODEL_NAME, help=f"the name in /v2/models/NAME (default {MODEL_NAME})")
     add_serve_arguments(parser)
 
 
 def run(args) -> int:
     settings: ServeSettings = settings_from_args(args)  # bad server options are refused before the model loads
-    detector = detector_from_args(args, score_threshold=args.score_threshold, batch_size=settings.max_batch_size)
+    detector = detector_from_args(args, score_threshold=args.score_threshold, batch_size=settings.max_batch_size,
+                                  exif=not args.no_exif)
     pipeline = DetectionPipeline(detector, max_batch_size=settings.max_batch_size, max_pixels=args.max_pixels)
     return serve_pipeline(pipeline, args.model_name, settings)
