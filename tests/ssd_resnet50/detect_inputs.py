@@ -1,6 +1,7 @@
 """Inputs for the detect and sources tests: a mixed folder, an image server on 127.0.0.1, videos."""
 import shutil
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
@@ -33,7 +34,7 @@ def mixed_folder(photo_paths, tmp_path_factory):
 
 class ImageServer(BaseHTTPRequestHandler):
     """Routes: /photo.jpg, /page (HTML), /missing (404), /big (over a 400 kB cap, declared),
-    /big-chunked (over the cap, no length)."""
+    /big-chunked (over the cap, no length), /drip (200 bytes, one each 50 ms: 10 s)."""
 
     photo = b""
 
@@ -52,6 +53,15 @@ class ImageServer(BaseHTTPRequestHandler):
             for _ in range(5):
                 self.wfile.write(b"186a0\r\n" + b"\xff" * 100000 + b"\r\n")
             self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/drip":
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", "200")
+            self.end_headers()
+            for _ in range(200):
+                self.wfile.write(b"\xff")
+                self.wfile.flush()
+                time.sleep(0.05)
         else:
             self._send(404, "text/plain", b"no such file")
 

@@ -1,5 +1,6 @@
 """Sources: folders, globs, URLs (a server on 127.0.0.1), videos and stdin expanded into items."""
 import io
+import time
 
 import numpy as np
 import pytest
@@ -53,6 +54,14 @@ def test_an_unreachable_url_is_an_error_naming_it():
     with socket_closed() as port:
         with pytest.raises(SourceError, match=rf"127\.0\.0\.1:{port}/a\.jpg: cannot download it"):
             fetch_url(f"http://127.0.0.1:{port}/a.jpg", timeout=(2, 2))
+
+
+def test_a_url_dripping_bytes_stops_at_the_deadline(image_server):
+    """The deadline is checked as bytes arrive, not only after each 64 kB (10 s of this body)."""
+    start = time.monotonic()
+    with pytest.raises(SourceError, match=r"/drip: the download took over 0\.3 s"):
+        fetch_url(f"{image_server}/drip", timeout=(2, 2), deadline=0.3)
+    assert time.monotonic() - start < 3
 
 
 class socket_closed:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import cv2
 import requests
+import urllib3
 
 from .preprocess import describe
 
@@ -163,15 +164,17 @@ def fetch_url(url, max_bytes=URL_MAX_BYTES, timeout=URL_TIMEOUT, deadline=URL_DE
             if length.isdigit() and int(length) > max_bytes:
                 raise SourceError(f"{url}: {int(length)} bytes is over the {max_bytes}-byte cap for an image")
             body, size = [], 0
-            for chunk in response.iter_content(1 << 16):
+            # read1 returns what has arrived; iter_content would wait for 64 kB, so a server
+            # dripping a byte a few seconds could outlast the deadline by days.
+            while chunk := response.raw.read1(1 << 16, decode_content=True):
                 size += len(chunk)
                 if size > max_bytes:
                     raise SourceError(f"{url}: more than the {max_bytes}-byte cap for an image")
                 if time.monotonic() > give_up:
-                    raise SourceError(f"{url}: the download took over {deadline:.0f} s")
+                    raise SourceError(f"{url}: the download took over {deadline:g} s")
                 body.append(chunk)
             return b"".join(body)
-    except requests.RequestException as error:
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
         raise SourceError(f"{url}: cannot download it ({type(error).__name__}: {error})") from error
 
 
