@@ -34,7 +34,8 @@ def mixed_folder(photo_paths, tmp_path_factory):
 
 class ImageServer(BaseHTTPRequestHandler):
     """Routes: /photo.jpg, /page (HTML), /missing (404), /big (over a 400 kB cap, declared),
-    /big-chunked (over the cap, no length), /drip (200 bytes, one each 50 ms: 10 s)."""
+    /big-chunked (over the cap, no length), /drip (200 bytes, one each 50 ms: 10 s),
+    /to-file (a redirect to file://)."""
 
     photo = b""
 
@@ -53,6 +54,11 @@ class ImageServer(BaseHTTPRequestHandler):
             for _ in range(5):
                 self.wfile.write(b"186a0\r\n" + b"\xff" * 100000 + b"\r\n")
             self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/to-file":
+            self.send_response(302)
+            self.send_header("Location", "file:///etc/hostname")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif self.path == "/drip":
             self.send_response(200)
             self.send_header("Content-Type", "image/jpeg")

@@ -56,6 +56,11 @@ def test_an_unreachable_url_is_an_error_naming_it():
             fetch_url(f"http://127.0.0.1:{port}/a.jpg", timeout=(2, 2))
 
 
+def test_a_redirect_to_another_scheme_is_refused(image_server):
+    with pytest.raises(SourceError, match=r"/to-file: cannot download it \(InvalidSchema"):
+        fetch_url(f"{image_server}/to-file", timeout=(2, 2))
+
+
 def test_a_url_dripping_bytes_stops_at_the_deadline(image_server):
     """The deadline is checked as bytes arrive, not only after each 64 kB (10 s of this body)."""
     start = time.monotonic()
