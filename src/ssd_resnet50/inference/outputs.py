@@ -25,6 +25,7 @@ from .visualize import draw_detections
 JSONL_NAME = "detections.jsonl"
 JSON_NAME = "detections.json"
 VIDEO_CODECS = (("mp4v", ".mp4"), ("MJPG", ".avi"))  # the first OpenCV's build can write
+MAX_NAME_BYTES = 150  # of a name from an input; file systems allow 255, the rest is for _2, _<frame>_<k>.jpg
 
 
 class DetectionWriter:
@@ -168,8 +169,9 @@ def crop_bounds(box, image_hw) -> tuple:
 
 def safe_name(text, fallback="image") -> str:
     """A file or folder name from untrusted text: letters, digits, spaces and `._-` only, never
-    `.`, `..` or hidden."""
+    `.`, `..` or hidden, and short enough (with the suffixes added to it) for a file system."""
     name = re.sub(r"[^\w .-]+", "_", str(text)).strip("._ ")
+    name = name.encode()[:MAX_NAME_BYTES].decode(errors="ignore").rstrip("._ ")
     return name or fallback
 
 
