@@ -211,3 +211,29 @@ def test_patience_stops_a_run_that_does_not_learn(fixture_checkpoint, tmp_path, 
     assert os.path.exists(os.path.join(out, "best.ckpt")) and os.path.exists(os.path.join(out, "val_predictions.png"))
     final = ms.load_checkpoint(os.path.join(out, "last.ckpt"))
     assert int(final["global_step"].asnumpy().reshape(-1)[0]) == evaluations[-1]["step"] == 4
+
+
+def test_val_predictions_are_drawn_on_the_pixels_as_stored(tmp_path):
+    """The true boxes are in the stored pixels: an EXIF-rotated photo is not turned upright under them."""
+    from PIL import Image
+
+    from ssd_resnet50.inference.preprocess import load_rgb
+    from ssd_resnet50.inference.results import ImageResult
+    from ssd_resnet50.training.datasets.source import ImageRecord
+
+    class UprightByDefault:
+        """Reads images as a Detector does (EXIF applied unless told not to); no network."""
+
+        def iter_detect(self, images, keep_images=False, exif=None):
+            for path in images:
+                image = load_rgb(path, exif=True if exif is None else exif)
+                yield ImageResult(source=path, image_hw=image.shape[:2], image=image)
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter: 40 wide and 60 high upright
+    Image.new("RGB", (60, 40), (255, 255, 255)).save(tmp_path / "wide.png", exif=exif.tobytes())
+    source = type("Source", (), {"images": [ImageRecord("wide.png", 60, 40)], "images_dir": str(tmp_path)})
+    out = plots.draw_predictions(UprightByDefault(), source, str(tmp_path / "val_predictions.png"))
+    with Image.open(out) as grid:
+        assert grid.getpixel((plots.TILE - 10, plots.TILE // 2 - 10)) == (255, 255, 255)  # wide, as stored
+        assert grid.getpixel((10, plots.TILE - 10)) == (32, 32, 32)

@@ -88,11 +88,12 @@ def draw_results(run_dir, out=None) -> str:
 
 def draw_predictions(detector, source, out, count=8, columns=4) -> str:
     """A grid of the first `count` images of `source` with the detector's boxes (colours, names,
-    scores above SHOWN_SCORE) and the true ones (white); returns `out`."""
+    scores above SHOWN_SCORE) and the true ones (white); returns `out`. The pixels are read as
+    stored, without EXIF rotation, as the true boxes are (and as training and evaluation read them)."""
     tiles = []
     records = source.images[:count]
     paths = [os.path.join(source.images_dir, record.file_name) for record in records]
-    for record, result in zip(records, detector.iter_detect(paths, keep_images=True)):
+    for record, result in zip(records, detector.iter_detect(paths, keep_images=True, exif=False)):
         if not result.ok:
             continue
         height, width = result.image.shape[:2]
