@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from ssd_resnet50.inference.sources import SourceError, Sources, fetch_url
+from ssd_resnet50.inference.sources import SourceError, Sources, fetch_url, image_file
 from tests.ssd_resnet50.detect_inputs import image_server, mixed_folder, photo_paths, write_video  # noqa: F401
 
 def names(sources):
@@ -122,3 +122,34 @@ def test_a_generator_of_inputs_is_read_lazily():
     assert taken == [] and sources.count is None
     first = next(iter(sources))
     assert taken == [0] and first.image[0, 0, 0] == 0
+
+
+def test_a_data_sets_image_is_read_as_one_image_whatever_its_name(tmp_path):
+    """Evaluation pairs results with image ids in order: an animated .gif (a video by its
+    extension) or a name like a pattern must give one result, not one a frame or a match."""
+    from PIL import Image
+
+    from ssd_resnet50.inference.evaluation import detect_images, load_ground_truth
+    from ssd_resnet50.inference.results import ImageResult
+
+    frames = [Image.new("RGB", (32, 24), (80 * k, 0, 0)) for k in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    assert len(list(Sources([tmp_path / "anim.gif"]))) == 3  # as a source named by a user: a frame each
+    (tmp_path / "b.jpg").write_bytes(b"x")
+
+    class Named:
+        """Answers each image with its name: which result went to which image id shows."""
+
+        batch_size = 4
+
+        def detect_batch(self, images, exif=None):
+            return [ImageResult(source=item.name, error=item.name) for item in Sources(images)]
+
+    ground_truth = load_ground_truth({"images": [{"id": k, "file_name": name, "width": 32, "height": 24}
+                                                 for k, name in enumerate(("anim.gif", "*.jpg", "b.jpg"), 1)],
+                                      "annotations": [], "categories": [{"id": 1, "name": "person"}]})
+    _, done, failed = detect_images(Named(), ground_truth, str(tmp_path), [1, 2, 3], no_progress=True)
+    assert done == [] and failed == [(k, str(tmp_path / name)) for k, name in
+                                     enumerate(("anim.gif", "*.jpg", "b.jpg"), 1)]
+    [item] = list(Sources([image_file(tmp_path / "anim.gif")]))
+    assert item.image == item.name == str(tmp_path / "anim.gif") and item.error is None

@@ -219,15 +219,16 @@ def test_val_predictions_are_drawn_on_the_pixels_as_stored(tmp_path):
 
     from ssd_resnet50.inference.preprocess import load_rgb
     from ssd_resnet50.inference.results import ImageResult
+    from ssd_resnet50.inference.sources import Sources
     from ssd_resnet50.training.datasets.source import ImageRecord
 
     class UprightByDefault:
         """Reads images as a Detector does (EXIF applied unless told not to); no network."""
 
         def iter_detect(self, images, keep_images=False, exif=None):
-            for path in images:
-                image = load_rgb(path, exif=True if exif is None else exif)
-                yield ImageResult(source=path, image_hw=image.shape[:2], image=image)
+            for item in Sources(images):
+                image = load_rgb(item.image, exif=True if exif is None else exif)
+                yield ImageResult(source=item.name, image_hw=image.shape[:2], image=image)
 
     exif = Image.Exif()
     exif[0x0112] = 6  # shown turned a quarter: 40 wide and 60 high upright

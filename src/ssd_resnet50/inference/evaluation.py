@@ -13,6 +13,8 @@ import os
 import sys
 from dataclasses import dataclass
 
+from .sources import image_file
+
 METRIC_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
 
@@ -117,8 +119,8 @@ def detect_images(detector, ground_truth, image_dir, image_ids, no_progress=None
     with tqdm(total=len(images), unit="image", desc="detect", disable=no_progress, file=sys.stderr) as bar:
         for start in range(0, len(images), detector.batch_size):
             chunk = images[start:start + detector.batch_size]
-            paths = [os.path.join(image_dir, image["file_name"]) for image in chunk]
-            for image, outcome in zip(chunk, detector.detect_batch(paths, exif=False)):
+            files = [image_file(os.path.join(image_dir, image["file_name"])) for image in chunk]
+            for image, outcome in zip(chunk, detector.detect_batch(files, exif=False)):
                 if outcome.ok:
                     done.append(image["id"])
                     results += [det.to_coco(image["id"]) for det in outcome.detections]

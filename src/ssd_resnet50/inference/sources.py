@@ -9,7 +9,8 @@ extensions are counted in `skipped`, not tried; glob patterns, expanded here so 
 patterns work too (a path that exists is never taken as a pattern); `http(s)://` URLs, fetched
 with requests under a time limit and a size cap; video files, read frame by frame with OpenCV
 (every `vid_stride`-th frame); `-`, one encoded image on standard input. Anything else (bytes,
-PIL images, arrays) passes through. A URL that fails, a video that does not open or a pattern
+PIL images, arrays, and `SourceItem`s, for a path to be read as one image whatever its name)
+passes through. A URL that fails, a video that does not open or a pattern
 that matches nothing becomes an item carrying its error, so the rest go on.
 """
 import glob
@@ -92,12 +93,16 @@ class Sources:
                 yield self._fetch(value)
             elif kind == "stdin":
                 yield self._read_stdin()
+            elif kind == "item":
+                yield value
             elif kind == "error":
                 yield SourceItem(value[0], error=value[1])
             else:
                 yield SourceItem(describe(value), value)
 
     def _expand(self, value) -> list:
+        if isinstance(value, SourceItem):
+            return [("item", value)]
         if not isinstance(value, (str, os.PathLike)):
             return [("object", value)]
         path = os.fspath(value)
@@ -176,6 +181,12 @@ def fetch_url(url, max_bytes=URL_MAX_BYTES, timeout=URL_TIMEOUT, deadline=URL_DE
             return b"".join(body)
     except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
         raise SourceError(f"{url}: cannot download it ({type(error).__name__}: {error})") from error
+
+
+def image_file(path) -> SourceItem:
+    """A path to read as one image, never as a folder, pattern, URL or video (a data set's image:
+    an animated .gif must give one result, not one a frame)."""
+    return SourceItem(os.fspath(path), os.fspath(path))
 
 
 def video_frames(path, stride=1):

@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..inference.sources import image_file
 from ..inference.visualize import draw_detections
 from .history import read_history
 
@@ -92,8 +93,8 @@ def draw_predictions(detector, source, out, count=8, columns=4) -> str:
     stored, without EXIF rotation, as the true boxes are (and as training and evaluation read them)."""
     tiles = []
     records = source.images[:count]
-    paths = [os.path.join(source.images_dir, record.file_name) for record in records]
-    for record, result in zip(records, detector.iter_detect(paths, keep_images=True, exif=False)):
+    files = [image_file(os.path.join(source.images_dir, record.file_name)) for record in records]
+    for record, result in zip(records, detector.iter_detect(files, keep_images=True, exif=False)):
         if not result.ok:
             continue
         height, width = result.image.shape[:2]
