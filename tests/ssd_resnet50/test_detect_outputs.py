@@ -43,3 +43,18 @@ def test_same_named_photos_of_two_folders_keep_their_own_files(tmp_path):
     assert sorted(os.listdir(out / "labels")) == ["photo.txt", "photo_2.txt"]
     ids = [json.loads(line)["image_id"] for line in (out / "detections.jsonl").read_text().splitlines()]
     assert ids == ["photo", "photo_2"]
+
+
+def test_a_photo_named_like_a_videos_frame_keeps_its_own_labels(tmp_path):
+    out = tmp_path / "out"
+    frames = [result("clip.avi") for _ in range(4)]
+    for k, frame in enumerate(frames):
+        frame.frame, frame.fps = k, 6.0
+    with DetectionWriter(out, draw=False, save_txt=True, save_crops=True) as writer:
+        writer.write(result("photos/clip_3.jpg"))
+        for frame in frames:
+            writer.write(frame)
+        writer.write(result("photos/clip_1.jpg"))
+    ids = [json.loads(line)["image_id"] for line in (out / "detections.jsonl").read_text().splitlines()]
+    assert len(set(ids)) == len(ids) == 6
+    assert len(os.listdir(out / "labels")) == 6 and len(os.listdir(out / "crops" / "person")) == 6

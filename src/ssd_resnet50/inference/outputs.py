@@ -54,10 +54,10 @@ class DetectionWriter:
         in_video = result.frame is not None
         if in_video:
             stem = self._video_stem(result)
-            name = f"{stem}_{result.frame}"
+            name = self._unique(f"{stem}_{result.frame}", "")
         else:
             self._end_video()
-            stem = name = self._unique(_stem(result.source), ".png")
+            stem = name = self._unique(_stem(result.source), ".png", "")
         entry = result.to_dict()
         entry["image_id"] = int(name) if name.isdigit() else name
         self._jsonl.write(json.dumps(entry) + "\n")
@@ -104,13 +104,15 @@ class DetectionWriter:
     def __exit__(self, *exc):
         self.close()
 
-    def _unique(self, base, suffix) -> str:
-        """base, or base_2, base_3, ...: photos of the same name from two folders."""
+    def _unique(self, base, *suffixes) -> str:
+        """base, or base_2, base_3, ...: photos of the same name from two folders. Suffix "" is
+        the bare name (labels/NAME.txt, crops, image_id), which an image and a video's frame
+        (clip_3.jpg, frame 3 of clip.mp4) must not share."""
         stem, count = base, 1
-        while stem + suffix in self._taken:
+        while any(stem + suffix in self._taken for suffix in suffixes):
             count += 1
             stem = f"{base}_{count}"
-        self._taken.add(stem + suffix)
+        self._taken.update(stem + suffix for suffix in suffixes)
         return stem
 
     def _video_stem(self, result) -> str:
