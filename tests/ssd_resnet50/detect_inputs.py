@@ -47,23 +47,14 @@ class ImageServer(BaseHTTPRequestHandler):
         elif self.path == "/big":
             self._send(200, "image/jpeg", b"\xff" * 500000)
         elif self.path == "/big-chunked":
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
+            self._head(200, {"Content-Type": "image/jpeg", "Transfer-Encoding": "chunked"})
             for _ in range(5):
                 self.wfile.write(b"186a0\r\n" + b"\xff" * 100000 + b"\r\n")
             self.wfile.write(b"0\r\n\r\n")
         elif self.path == "/to-file":
-            self.send_response(302)
-            self.send_header("Location", "file:///etc/hostname")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self._head(302, {"Location": "file:///etc/hostname", "Content-Length": "0"})
         elif self.path == "/drip":
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", "200")
-            self.end_headers()
+            self._head(200, {"Content-Type": "image/jpeg", "Content-Length": "200"})
             for _ in range(200):
                 self.wfile.write(b"\xff")
                 self.wfile.flush()
@@ -72,11 +63,14 @@ class ImageServer(BaseHTTPRequestHandler):
             self._send(404, "text/plain", b"no such file")
 
     def _send(self, status, kind, body):
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
+        self._head(status, {"Content-Type": kind, "Content-Length": str(len(body))})
         self.wfile.write(body)
+
+    def _head(self, status, headers):
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
 
     def log_message(self, *args):
         pass
